@@ -1,0 +1,39 @@
+/* The loaded dataplane: the BPF objects (tc, conntrack GC) with their maps
+ * pinned under bpf.pinPath and configured from the agent's config. */
+#ifndef TERN_DATAPLANE_H
+#define TERN_DATAPLANE_H
+
+#include <linux/types.h>
+
+#include "agent/config.h"
+
+struct tern_tc;
+struct tern_gc;
+struct bpf_link;
+
+struct dataplane {
+	const struct tern_config *cfg;
+	struct tern_tc *tc;
+	struct tern_gc *gc;
+	struct bpf_link *gc_link;
+	/* map fds, owned by the skeletons */
+	int ct_fd;
+	int ifstate_fd;
+	int ep_fd;
+	int counter_fd;
+};
+
+/* Load every object, reusing or creating the pinned maps. 0 or -errno. */
+int dataplane__open(struct dataplane *dp, const struct tern_config *cfg);
+/* Expire idle conntrack entries (in the kernel); 0 or -errno. */
+int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted);
+/* Close our fds; pinned maps and links stay and keep traffic flowing. */
+void dataplane__close(struct dataplane *dp);
+
+/* Program fds for attaching. */
+int dataplane__prog_from_ep(const struct dataplane *dp);
+int dataplane__prog_to_ep(const struct dataplane *dp);
+int dataplane__prog_host_in(const struct dataplane *dp);
+int dataplane__prog_host_out(const struct dataplane *dp);
+
+#endif

@@ -1,0 +1,33 @@
+/* The reconciler: desired dataplane state as a pure function of the model
+ * and the node's links, diffed against what the maps and pinned links hold,
+ * applied with the fewest changes. Level-triggered: run it after any
+ * change, or periodically, and it converges. */
+#ifndef TERN_RECONCILE_H
+#define TERN_RECONCILE_H
+
+#include "agent/config.h"
+#include "agent/dataplane.h"
+#include "agent/model.h"
+#include "agent/netlink.h"
+
+struct reconciler;
+
+struct reconcile_stats {
+	unsigned attached;     /* tc hooks newly attached */
+	unsigned adopted;      /* pinned hooks kept from before */
+	unsigned detached;
+	unsigned map_writes;   /* entries written or deleted */
+	unsigned errors;
+};
+
+struct reconciler *reconciler_new(const struct tern_config *cfg, struct dataplane *dp);
+void reconciler_free(struct reconciler *r);
+/* Keep the link table in step with netlink. */
+void reconciler_link_event(struct reconciler *r, enum nl_event ev, const struct nl_link *l);
+/* Forget every link (before a re-dump after lost events). */
+void reconciler_links_reset(struct reconciler *r);
+/* Make the dataplane match m. 0, or -errno if some step failed (the rest
+ * is still applied; the next run retries). */
+int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile_stats *st);
+
+#endif

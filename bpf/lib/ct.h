@@ -1,0 +1,238 @@
+/* Conntrack: one normalised entry per flow in tern_ct_v1, a TCP state
+ * machine, UDP/ICMP/other flows, ICMP errors matched to the flow they quote.
+ * ct__lookup judges and advances an existing flow; ct__create records a new
+ * one once the caller has decided to let it through. */
+#ifndef TERN_BPF_CT_H
+#define TERN_BPF_CT_H
+
+#include "maps.h"
+#include "parse.h"
+
+enum ct_verdict {
+	CT_NEW = 0,         /* no live entry: caller decides, then ct__create */
+	CT_ESTABLISHED = 1, /* part of a tracked flow (either direction) */
+	CT_RELATED = 2,     /* ICMP error about a tracked flow */
+	CT_UNTRACKED = 3,   /* nothing to track: ND, unrelated ICMP error, TCP RST without flow */
+	CT_INVALID = 4,     /* TCP flags no real stack sends */
+};
+
+struct ct_ctx {
+	struct tern_ct_key key;
+	__u8 sender_is_b;   /* this packet travels from side b to side a */
+	__u8 reply;         /* CT_ESTABLISHED: sent by the side that did not open the flow */
+	__u8 state;         /* the entry's state after this packet */
+	__u8 pad;
+};
+
+/* Bit (flags & 0x3f) set: a combination of FIN SYN RST PSH ACK URG that
+ * a TCP stack sends (as nf_conntrack's tcp_valid_flags). */
+#define TCP_VALID_FLAGS                                                        \
+	((1ULL << 0x02) | (1ULL << 0x22) | (1ULL << 0x12) | (1ULL << 0x04) |    \
+	 (1ULL << 0x14) | (1ULL << 0x1c) | (1ULL << 0x11) | (1ULL << 0x31) |    \
+	 (1ULL << 0x10) | (1ULL << 0x30) | (1ULL << 0x19) | (1ULL << 0x39) |    \
+	 (1ULL << 0x18) | (1ULL << 0x38))
+
+static __always_inline int tcp_flags_valid(__u8 flags)
+{
+	return (TCP_VALID_FLAGS >> (flags & 0x3f)) & 1;
+}
+
+/* Numeric order of two addresses: <0, 0, >0. */
+static __always_inline int addr_cmp(const struct tern_addr *x, const struct tern_addr *y)
+{
+	for (int i = 0; i < 4; i++) {
+		__u32 a = bpf_ntohl(x->w[i]), b = bpf_ntohl(y->w[i]);
+
+		if (a != b)
+			return a < b ? -1 : 1;
+	}
+	return 0;
+}
+
+static __always_inline void ct__key(const struct tuple *t, struct ct_ctx *c)
+{
+	int cmp = addr_cmp(&t->src, &t->dst);
+
+	if (cmp == 0)
+		cmp = (int)bpf_ntohs(t->sport) - (int)bpf_ntohs(t->dport);
+	c->sender_is_b = cmp > 0;
+	if (c->sender_is_b) {
+		c->key.addr_a = t->dst;
+		c->key.addr_b = t->src;
+		c->key.port_a = t->dport;
+		c->key.port_b = t->sport;
+	} else {
+		c->key.addr_a = t->src;
+		c->key.addr_b = t->dst;
+		c->key.port_a = t->sport;
+		c->key.port_b = t->dport;
+	}
+	c->key.proto = t->proto;
+	c->key.pad[0] = c->key.pad[1] = c->key.pad[2] = 0;
+}
+
+static __always_inline __u64 ct__timeout_ns(__u8 proto, __u8 state)
+{
+	__u32 s;
+
+	if (proto == IPPROTO_TCP) {
+		switch (state) {
+		case TERN_CT_ESTABLISHED:
+			s = ct_timeouts.tcp_established;
+			break;
+		case TERN_CT_FIN_WAIT:
+		case TERN_CT_TIME_WAIT:
+			s = ct_timeouts.tcp_fin;
+			break;
+		case TERN_CT_CLOSE:
+			s = ct_timeouts.tcp_rst;
+			break;
+		default:
+			s = ct_timeouts.tcp_syn;
+		}
+	} else if (proto == IPPROTO_UDP) {
+		s = ct_timeouts.udp;
+	} else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
+		s = ct_timeouts.icmp;
+	} else {
+		s = ct_timeouts.other;
+	}
+	return (__u64)s * NSEC_PER_SEC;
+}
+
+static __always_inline int ct__expired(const struct tern_ct_key *k,
+				       const struct tern_ct_value *v, __u64 now)
+{
+	return now - v->last_seen_ns > ct__timeout_ns(k->proto, v->state);
+}
+
+/* The TCP state after a packet with flags from the opener (from_init) or
+ * the responder; seen_a/seen_b already include this packet. */
+static __always_inline __u8 ct__tcp_next(__u8 state, __u8 flags, int from_init,
+					 __u8 seen_a, __u8 seen_b)
+{
+	if (flags & TERN_TCP_RST)
+		return TERN_CT_CLOSE;
+	if (state == TERN_CT_CLOSE)
+		return state;
+	if ((seen_a & TERN_TCP_FIN) && (seen_b & TERN_TCP_FIN))
+		return TERN_CT_TIME_WAIT;
+	if (flags & TERN_TCP_FIN)
+		return TERN_CT_FIN_WAIT;
+	if (state == TERN_CT_SYN_SENT && !from_init &&
+	    (flags & (TERN_TCP_SYN | TERN_TCP_ACK)) == (TERN_TCP_SYN | TERN_TCP_ACK))
+		return TERN_CT_SYN_RECV;
+	if (state == TERN_CT_SYN_RECV && from_init && (flags & TERN_TCP_ACK) &&
+	    !(flags & TERN_TCP_SYN))
+		return TERN_CT_ESTABLISHED;
+	return state;
+}
+
+/* A SYN opening a new connection on a closed flow's tuple starts it over. */
+static __always_inline int ct__tcp_reopens(const struct tern_ct_value *v, __u8 flags)
+{
+	return (flags & (TERN_TCP_SYN | TERN_TCP_ACK)) == TERN_TCP_SYN &&
+	       (v->state == TERN_CT_CLOSE || v->state == TERN_CT_TIME_WAIT);
+}
+
+/* Refresh last_seen at most this often: saves dirtying the entry's cache
+ * line on every packet; timeouts are whole seconds. */
+#define CT_TOUCH_NS (NSEC_PER_SEC / 8)
+
+static __always_inline enum ct_verdict ct__lookup(struct pkt *p, struct ct_ctx *c, __u64 now)
+{
+	struct tern_ct_value *v;
+
+	if (p->icmp == PKT_ICMP_ERROR) {
+		if (!p->inner.proto)
+			return CT_UNTRACKED;
+		ct__key(&p->inner, c);
+		v = bpf_map_lookup_elem(&tern_ct_v1, &c->key);
+		/* the error travels back to whoever sent the quoted packet */
+		if (v && !ct__expired(&c->key, v, now) &&
+		    addr_cmp(&p->t.dst, &p->inner.src) == 0)
+			return CT_RELATED;
+		return CT_UNTRACKED;
+	}
+	if (p->icmp == PKT_ICMP_INFO)
+		return CT_UNTRACKED;
+	if (p->t.proto == IPPROTO_TCP && !tcp_flags_valid(p->tcp_flags))
+		return CT_INVALID;
+
+	ct__key(&p->t, c);
+	v = bpf_map_lookup_elem(&tern_ct_v1, &c->key);
+	if (!v || ct__expired(&c->key, v, now)) {
+		if (p->t.proto == IPPROTO_TCP && (p->tcp_flags & TERN_TCP_RST))
+			return CT_UNTRACKED; /* a reset for a flow we do not know */
+		return CT_NEW;
+	}
+
+	int from_init = !!(v->flags & TERN_CT_F_INIT_B) == c->sender_is_b;
+	__u8 state = v->state;
+	__u32 flags = v->flags;
+
+	if (p->t.proto == IPPROTO_TCP) {
+		__u8 f = p->tcp_flags;
+
+		if (ct__tcp_reopens(v, f))
+			return CT_NEW;
+		__u8 seen_a = v->tcp_seen_a | (c->sender_is_b ? 0 : f);
+		__u8 seen_b = v->tcp_seen_b | (c->sender_is_b ? f : 0);
+
+		state = ct__tcp_next(state, f, from_init, seen_a, seen_b);
+		if (seen_a != v->tcp_seen_a)
+			v->tcp_seen_a = seen_a;
+		if (seen_b != v->tcp_seen_b)
+			v->tcp_seen_b = seen_b;
+	} else if (!from_init) {
+		state = TERN_CT_ESTABLISHED;
+	}
+	if (!from_init)
+		flags |= TERN_CT_F_REPLIED;
+	if (state != v->state)
+		v->state = state;
+	if (flags != v->flags)
+		v->flags = flags;
+	if (now - v->last_seen_ns > CT_TOUCH_NS)
+		v->last_seen_ns = now;
+	c->reply = !from_init;
+	c->state = state;
+	return CT_ESTABLISHED;
+}
+
+/* Record the flow of a CT_NEW packet; its sender is the opener. Returns 0,
+ * or -1 when the map refused the entry. */
+static __always_inline int ct__create(struct pkt *p, struct ct_ctx *c, __u64 now)
+{
+	struct tern_ct_value v = {
+		.created_ns = now,
+		.last_seen_ns = now,
+		.flags = c->sender_is_b ? TERN_CT_F_INIT_B : 0,
+		.state = TERN_CT_NEW,
+	};
+
+	if (p->t.proto == IPPROTO_TCP) {
+		__u8 f = p->tcp_flags;
+
+		if (c->sender_is_b)
+			v.tcp_seen_b = f;
+		else
+			v.tcp_seen_a = f;
+		if ((f & (TERN_TCP_SYN | TERN_TCP_ACK)) == TERN_TCP_SYN) {
+			v.state = TERN_CT_SYN_SENT;
+		} else if (f & TERN_TCP_SYN) {
+			/* picked up at the SYN+ACK: the receiver opened it */
+			v.state = TERN_CT_SYN_RECV;
+			v.flags = (c->sender_is_b ? 0 : TERN_CT_F_INIT_B) |
+				  TERN_CT_F_REPLIED | TERN_CT_F_PICKED_UP;
+		} else {
+			v.state = f & TERN_TCP_FIN ? TERN_CT_FIN_WAIT : TERN_CT_ESTABLISHED;
+			v.flags |= TERN_CT_F_PICKED_UP;
+		}
+	}
+	c->reply = 0;
+	c->state = v.state;
+	return bpf_map_update_elem(&tern_ct_v1, &c->key, &v, BPF_ANY) ? -1 : 0;
+}
+
+#endif

@@ -1,0 +1,82 @@
+/* Fast forwarding: hand a packet straight to a local pod (bpf_redirect_peer
+ * into its netns) when the FIB and the neighbour table already know the way;
+ * otherwise the caller passes it to the stack, which resolves the neighbour
+ * so the next packet can take the fast path. */
+#ifndef TERN_BPF_FWD_H
+#define TERN_BPF_FWD_H
+
+#include "maps.h"
+#include "parse.h"
+
+/* Decrement the IPv4 TTL / IPv6 hop limit as the stack's forwarding would.
+ * Returns -1 when it is already 1 or less: the stack sends the ICMP error. */
+static __always_inline int fwd__dec_ttl(struct __sk_buff *skb, __u8 family)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	if (family == AF_INET) {
+		struct iphdr *ip = data + ETH_HLEN;
+
+		if ((void *)(ip + 1) > data_end || ip->ttl <= 1)
+			return -1;
+		/* ttl shares a 16-bit checksum word with protocol */
+		__be16 old = *(__be16 *)&ip->ttl;
+
+		ip->ttl--;
+		__be16 new = *(__be16 *)&ip->ttl;
+		__u32 sum = (__u16)~bpf_ntohs(ip->check) + (__u16)~bpf_ntohs(old) + bpf_ntohs(new);
+
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		ip->check = bpf_htons(~sum & 0xffff);
+		return 0;
+	}
+	struct ipv6hdr *ip6 = data + ETH_HLEN;
+
+	if ((void *)(ip6 + 1) > data_end || ip6->hop_limit <= 1)
+		return -1;
+	ip6->hop_limit--;
+	return 0;
+}
+
+/* Redirect p into the pod behind host interface ifindex. Returns
+ * TC_ACT_REDIRECT, or -1 when the fast path does not apply. */
+static __always_inline int fwd__to_local_ep(struct __sk_buff *skb, const struct pkt *p,
+					    __u32 ifindex)
+{
+	struct bpf_fib_lookup fib = {
+		.ifindex = skb->ingress_ifindex,
+		.l4_protocol = p->t.proto,
+		.sport = p->t.sport,
+		.dport = p->t.dport,
+	};
+	void *data, *data_end;
+
+	if (p->family == AF_INET) {
+		fib.family = AF_INET;
+		fib.ipv4_src = p->t.src.w[3];
+		fib.ipv4_dst = p->t.dst.w[3];
+	} else {
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, &p->t.src, 16);
+		__builtin_memcpy(fib.ipv6_dst, &p->t.dst, 16);
+	}
+	fib.tot_len = skb->len - ETH_HLEN;
+	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS ||
+	    fib.ifindex != ifindex)
+		return -1;
+	if (fwd__dec_ttl(skb, p->family))
+		return -1;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	return bpf_redirect_peer(ifindex, 0);
+}
+
+#endif

@@ -1,0 +1,45 @@
+/* Every pinned map, declared once for all objects; the agent sizes them from
+ * its config and reuses the pinned copies, so all programs share them. */
+#ifndef TERN_BPF_MAPS_H
+#define TERN_BPF_MAPS_H
+
+#include "common.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct tern_ct_key);
+	__type(value, struct tern_ct_value);
+	__uint(max_entries, TERN_CT_DEFAULT_MAX);
+} tern_ct_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32); /* ifindex */
+	__type(value, struct tern_ifstate);
+	__uint(max_entries, TERN_SLOTS_DEFAULT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} tern_ifstate_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct tern_addr);
+	__type(value, struct tern_ep);
+	__uint(max_entries, TERN_EP_DEFAULT_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} tern_ep_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32); /* slot * TERN_CNT_MAX + counter id */
+	__type(value, __u64);
+	__uint(max_entries, TERN_SLOTS_DEFAULT * TERN_CNT_MAX);
+} tern_counter_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct tern_frag_key);
+	__type(value, struct tern_frag_ports);
+	__uint(max_entries, TERN_FRAG_MAX);
+} tern_frag_v1 SEC(".maps");
+
+#endif

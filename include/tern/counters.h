@@ -1,0 +1,37 @@
+/* tern ABI: the per-CPU counters map (tern_counter_v1): one row of
+ * TERN_CNT_MAX packet counters per interface slot (tern_ifstate.slot). */
+#ifndef TERN_ABI_COUNTERS_H
+#define TERN_ABI_COUNTERS_H
+
+#include "addr.h"
+
+#define TERN_MAP_COUNTERS "tern_counter_v1"
+#define TERN_CNT_MAX 32
+#define TERN_SLOTS_DEFAULT 1024
+
+/* X(id, name, help): ids are ABI; append only, never reorder. */
+#define TERN_COUNTERS(X)                                                        \
+	X(RX, "rx", "packets seen")                                             \
+	X(FWD_PEER, "fwd_peer", "delivered straight into a local pod")          \
+	X(TO_STACK, "to_stack", "passed to the kernel stack")                   \
+	X(CT_NEW, "ct_new", "flows created")                                    \
+	X(CT_RELATED, "ct_related", "ICMP errors matched to a tracked flow")    \
+	X(CT_UNTRACKED, "ct_untracked", "IP packets no flow applies to")        \
+	X(CT_FULL, "ct_full", "flows not tracked: conntrack map full")         \
+	X(DROP_MALFORMED, "drop_malformed", "truncated or malformed headers")   \
+	X(DROP_SPOOF, "drop_spoof", "source address is not the pod's")          \
+	X(DROP_NO_STATE, "drop_no_state", "interface not programmed (fail closed)") \
+	X(DROP_ETHERTYPE, "drop_ethertype", "non-IP, non-ARP frame from a pod") \
+	X(DROP_FRAG, "drop_frag", "IP fragment of an unknown datagram")         \
+	X(DROP_TCP_INVALID, "drop_tcp_invalid", "TCP packet invalid for its flow") \
+	X(FRAG, "frag", "IP fragments seen")
+
+enum tern_counter_id {
+#define TERN_X_ENUM(id, name, help) TERN_CNT_##id,
+	TERN_COUNTERS(TERN_X_ENUM)
+#undef TERN_X_ENUM
+	TERN_CNT_COUNT,
+};
+TERN_ASSERT(TERN_CNT_COUNT <= TERN_CNT_MAX, "counter ids fit a slot row");
+
+#endif

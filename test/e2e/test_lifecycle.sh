@@ -1,0 +1,53 @@
+#!/bin/bash
+# Pods come and go while ternd runs: hooks attach as soon as both the pod
+# and its interface exist, detach when the pod goes; a restart adopts the
+# existing hooks instead of re-creating them.
+#
+#  [a] eth0 == tern<a> -- [node: ternd] -- tern<b> == eth0 [b]
+. "$(dirname "$0")/lib.sh"
+
+node_up
+pod_add a 2
+ternd_start || exit 1
+HA=$(wl_ifname default a)
+HB=$(wl_ifname default b)
+# what the kernel runs on an interface's tcx hooks
+tcx_progs() { in_node "$B/test/e2e/tcx_query" "$1" | grep -c tern_; }
+check attach-at-start wait_until 5 test -e "$PIN/links/tc-in/$HA" -a -e "$PIN/links/tc-out/$HA"
+
+# interface first, pod manifest later
+ip netns add "$P-b"
+pod_wire b 3 default
+sleep 0.3
+check no-hook-without-pod test ! -e "$PIN/links/tc-in/$HB"
+pod_manifest b 3 default
+check attach-after-manifest wait_until 2 test -e "$PIN/links/tc-in/$HB" -a -e "$PIN/links/tc-out/$HB"
+check hooks-in-kernel test "$(tcx_progs "$HB")" = 2
+check traffic-after-attach in_pod a ping -c 1 -W 2 "$(pod_ip4 3)"
+
+# manifest removed: hooks go, interface stays
+rm "$STATE/pod-default-b.yaml"
+check detach-on-delete wait_until 2 test ! -e "$PIN/links/tc-in/$HB" -a ! -e "$PIN/links/tc-out/$HB"
+check hooks-gone-from-kernel test "$(tcx_progs "$HB")" = 0
+check ifstate-removed sh -c "! nsenter --net=/run/netns/$NODE_NS $B/ternctl --pin-path $PIN -o json counters | grep -q '\"$HB\"'"
+
+# a restart adopts: same link ids before and after
+# tcx links are "type 11" to bpftool 7.1
+ids() { in_node bpftool link show | awk '/type 11/ {print $1}' | sort | tr '\n' ' '; }
+before=$(ids)
+ternd_stop
+check hooks-survive-stop test -e "$PIN/links/tc-in/$HA"
+ternd_start || exit 1
+after=$(ids)
+check restart-adopts test "$before" = "$after"
+check adopted-logged grep -q "$HA (ifindex [0-9]*): adopted tc hooks" "$TERND_LOG"
+
+# the pod's runtime recreates it: same name, new ifindex
+pod_manifest b 3 default
+ip netns del "$P-a" # its veth goes with it
+wait_until 3 sh -c "! ip -n $NODE_NS link show $HA"
+ip netns add "$P-a"
+in_ns "$P-a" sysctl -qw net.ipv6.conf.all.accept_dad=0
+pod_wire a 2 default
+check reattach-new-ifindex wait_until 3 sh -c "nsenter --net=/run/netns/$NODE_NS $B/test/e2e/tcx_query $HA | grep -q tern_from_ep"
+check traffic-after-recreate wait_until 5 nsenter --net="/run/netns/$P-a" -- ping -c 1 -W 1 "$(pod_ip4 3)"
