@@ -265,6 +265,8 @@ e2e_cleanup() {
 	for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
 	ternd_stop
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do
+		# whatever still runs inside our namespaces was started by this test
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf "$PIN"

@@ -23,10 +23,10 @@ check ping-v6 in_pod a ping -6 -c 3 -i 0.2 -W 2 "$B6"
 # TCP: a file's worth of bytes each way, checked by content
 head -c 200000 /dev/urandom >"$WORK/blob"
 tcp_roundtrip() { # SERVER_ADDR
-	in_pod b socat -u TCP-LISTEN:8080,reuseaddr,ipv6only=0 "OPEN:$WORK/got,creat,trunc" &
+	in_pod b timeout 10 socat -u TCP6-LISTEN:8080,reuseaddr,ipv6only=0 "OPEN:$WORK/got,creat,trunc" &
 	local srv=$!
 	sleep 0.3
-	in_pod a socat -u "OPEN:$WORK/blob" "TCP:$1:8080" || return 1
+	in_pod a timeout 10 socat -u "OPEN:$WORK/blob" "TCP:$1:8080" || { kill $srv; return 1; }
 	wait $srv || return 1
 	cmp "$WORK/blob" "$WORK/got"
 }
@@ -34,7 +34,7 @@ check tcp-v4 tcp_roundtrip "$B4"
 check tcp-v6 tcp_roundtrip "[$B6]"
 
 udp_echo() { # SERVER_ADDR
-	in_pod b timeout 5 socat UDP-RECVFROM:9090,ipv6only=0 EXEC:cat &
+	in_pod b timeout 5 socat UDP6-RECVFROM:9090,ipv6only=0 EXEC:cat &
 	local srv=$!
 	sleep 0.3
 	local got
@@ -48,9 +48,9 @@ check udp-v6 udp_echo "[$B6]"
 check pod-to-outside-v4 in_pod a ping -c 2 -i 0.2 -W 2 10.99.0.11
 check outside-to-pod-v6 in_ns "$P-c1" ping -6 -c 2 -i 0.2 -W 2 "$A6"
 check outside-to-pod-tcp-v4 sh -c "
-	nsenter --net=/run/netns/$P-a -- socat -u TCP-LISTEN:8081,reuseaddr OPEN:$WORK/got2,creat,trunc &
+	nsenter --net=/run/netns/$P-a -- timeout 10 socat -u TCP-LISTEN:8081,reuseaddr OPEN:$WORK/got2,creat,trunc &
 	sleep 0.3
-	nsenter --net=/run/netns/$P-c1 -- socat -u OPEN:$WORK/blob TCP:$A4:8081 && wait && cmp $WORK/blob $WORK/got2"
+	nsenter --net=/run/netns/$P-c1 -- timeout 10 socat -u OPEN:$WORK/blob TCP:$A4:8081 && wait && cmp $WORK/blob $WORK/got2"
 
 # the flows are in conntrack, the same in ternctl and bpftool
 ct_has() { ternctl -o json conntrack dump | python3 -c '
