@@ -42,6 +42,8 @@ E2E_HELPERS := $(E2E_HELPER_SRCS:test/e2e/%.c=$(B)/test/e2e/%)
 DEPS_STAMP := $(B)/.deps
 
 .PHONY: all deps test unit bpf-test e2e bench demo clean
+# keep every object: the sanitizer builds are intermediates of pattern rules
+.SECONDARY:
 all: $(B)/ternd $(B)/ternctl $(if $(CNI_SRCS),$(B)/tern-cni) $(BPF_OBJS)
 
 deps $(DEPS_STAMP): scripts/deps.sh

@@ -27,7 +27,7 @@ static void map_sizes(const struct tern_config *cfg, struct map_size *sz)
 		{ TERN_MAP_CT, cfg->ct_max_entries },
 		{ TERN_MAP_IFSTATE, cfg->max_interfaces },
 		{ TERN_MAP_EP, cfg->max_endpoints },
-		{ TERN_MAP_COUNTERS, cfg->max_interfaces * TERN_CNT_MAX },
+		{ TERN_MAP_COUNTERS, cfg->max_interfaces },
 		{ TERN_MAP_FRAG, TERN_FRAG_MAX },
 		{ NULL, 0 },
 	};

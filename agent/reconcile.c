@@ -232,15 +232,11 @@ static __u32 lowest_free(const __u32 *used, size_t n)
 static void counters__zero_slot(int fd, __u32 slot)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	__u64 *zero = calloc(ncpu > 0 ? ncpu : 1, sizeof(__u64));
+	struct tern_counters *zero = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zero));
 
 	if (!zero)
 		return;
-	for (__u32 id = 0; id < TERN_CNT_MAX; id++) {
-		__u32 k = slot * TERN_CNT_MAX + id;
-
-		bpf_map_update_elem(fd, &k, zero, BPF_ANY);
-	}
+	bpf_map_update_elem(fd, &slot, zero, BPF_ANY);
 	free(zero);
 }
 

@@ -14,15 +14,15 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Deliver p to the local pod behind ifindex, directly if we can. */
 static __always_inline int deliver_local(struct __sk_buff *skb, struct pkt *p,
-					 __u32 slot, __u32 ifindex)
+					 struct tern_counters *row, __u32 ifindex)
 {
 	int rc = fwd__to_local_ep(skb, p, ifindex);
 
 	if (rc == TC_ACT_REDIRECT) {
-		counter__inc(slot, TERN_CNT_FWD_PEER);
+		count(row, TERN_CNT_FWD_PEER);
 		return rc;
 	}
-	counter__inc(slot, TERN_CNT_TO_STACK);
+	count(row, TERN_CNT_TO_STACK);
 	return TC_ACT_OK;
 }
 
@@ -37,35 +37,35 @@ int tern_from_ep(struct __sk_buff *skb)
 	int rc;
 
 	if (!ifs)
-		return drop(TERN_SLOT_NONE, TERN_CNT_DROP_NO_STATE);
-	__u32 slot = ifs->slot;
+		return drop(counters__row(TERN_SLOT_NONE), TERN_CNT_DROP_NO_STATE);
+	struct tern_counters *row = counters__row(ifs->slot);
 
-	counter__inc(slot, TERN_CNT_RX);
+	count(row, TERN_CNT_RX);
 	rc = parse_packet(skb, &p);
 	if (rc == PARSE_NOT_IP) {
 		if (p.eth_proto != ETH_P_ARP)
-			return drop(slot, TERN_CNT_DROP_ETHERTYPE);
-		counter__inc(slot, TERN_CNT_TO_STACK);
+			return drop(row, TERN_CNT_DROP_ETHERTYPE);
+		count(row, TERN_CNT_TO_STACK);
 		return TC_ACT_OK;
 	}
 	if (rc)
-		return drop(slot, TERN_CNT_DROP_MALFORMED);
+		return drop(row, TERN_CNT_DROP_MALFORMED);
 	if (!ep__src_ok(ifs, &p)) {
 		if (!ep__is_link_local_nd(&p))
-			return drop(slot, TERN_CNT_DROP_SPOOF);
-		counter__inc(slot, TERN_CNT_CT_UNTRACKED);
-		counter__inc(slot, TERN_CNT_TO_STACK);
+			return drop(row, TERN_CNT_DROP_SPOOF);
+		count(row, TERN_CNT_CT_UNTRACKED);
+		count(row, TERN_CNT_TO_STACK);
 		return TC_ACT_OK;
 	}
-	rc = track__packet(&p, slot, &c);
+	rc = track__packet(&p, row, &c);
 	if (rc)
-		return drop(slot, rc);
+		return drop(row, rc);
 
 	__u32 dst_if = ep__local_ifindex(&p.t.dst);
 
 	if (dst_if && dst_if != ifindex)
-		return deliver_local(skb, &p, slot, dst_if);
-	counter__inc(slot, TERN_CNT_TO_STACK);
+		return deliver_local(skb, &p, row, dst_if);
+	count(row, TERN_CNT_TO_STACK);
 	return TC_ACT_OK;
 }
 
@@ -80,18 +80,18 @@ int tern_to_ep(struct __sk_buff *skb)
 	int rc;
 
 	if (!ifs)
-		return drop(TERN_SLOT_NONE, TERN_CNT_DROP_NO_STATE);
-	__u32 slot = ifs->slot;
+		return drop(counters__row(TERN_SLOT_NONE), TERN_CNT_DROP_NO_STATE);
+	struct tern_counters *row = counters__row(ifs->slot);
 
-	counter__inc(slot, TERN_CNT_RX);
+	count(row, TERN_CNT_RX);
 	rc = parse_packet(skb, &p);
 	if (rc == PARSE_NOT_IP)
 		return TC_ACT_OK;
 	if (rc)
-		return drop(slot, TERN_CNT_DROP_MALFORMED);
-	rc = track__packet(&p, slot, &c);
+		return drop(row, TERN_CNT_DROP_MALFORMED);
+	rc = track__packet(&p, row, &c);
 	if (rc)
-		return drop(slot, rc);
+		return drop(row, rc);
 	return TC_ACT_OK;
 }
 
@@ -101,28 +101,28 @@ int tern_host_in(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex;
 	struct tern_ifstate *ifs = bpf_map_lookup_elem(&tern_ifstate_v1, &ifindex);
-	__u32 slot = ifs ? ifs->slot : TERN_SLOT_NONE;
+	struct tern_counters *row = counters__row(ifs ? ifs->slot : TERN_SLOT_NONE);
 	struct ct_ctx c = {};
 	struct pkt p = {};
 	int rc;
 
-	counter__inc(slot, TERN_CNT_RX);
+	count(row, TERN_CNT_RX);
 	rc = parse_packet(skb, &p);
 	if (rc == PARSE_NOT_IP)
 		return TC_ACT_OK;
 	if (rc)
-		return drop(slot, TERN_CNT_DROP_MALFORMED);
+		return drop(row, TERN_CNT_DROP_MALFORMED);
 
 	__u32 dst_if = ep__local_ifindex(&p.t.dst);
 
 	if (!dst_if) {
-		counter__inc(slot, TERN_CNT_TO_STACK);
+		count(row, TERN_CNT_TO_STACK);
 		return TC_ACT_OK;
 	}
-	rc = track__packet(&p, slot, &c);
+	rc = track__packet(&p, row, &c);
 	if (rc)
-		return drop(slot, rc);
-	return deliver_local(skb, &p, slot, dst_if);
+		return drop(row, rc);
+	return deliver_local(skb, &p, row, dst_if);
 }
 
 /* Node -> outside. */
@@ -131,11 +131,11 @@ int tern_host_out(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex;
 	struct tern_ifstate *ifs = bpf_map_lookup_elem(&tern_ifstate_v1, &ifindex);
-	__u32 slot = ifs ? ifs->slot : TERN_SLOT_NONE;
+	struct tern_counters *row = counters__row(ifs ? ifs->slot : TERN_SLOT_NONE);
 	struct pkt p = {};
 
-	counter__inc(slot, TERN_CNT_RX);
+	count(row, TERN_CNT_RX);
 	if (parse_packet(skb, &p) == PARSE_MALFORMED)
-		return drop(slot, TERN_CNT_DROP_MALFORMED);
+		return drop(row, TERN_CNT_DROP_MALFORMED);
 	return TC_ACT_OK;
 }

@@ -41,25 +41,24 @@ static int row_cmp(const void *x, const void *y)
 	return a->ifindex < b->ifindex ? -1 : a->ifindex > b->ifindex;
 }
 
-/* Sum each counter of r's slot over the possible CPUs. */
+/* Sum r's slot row over the possible CPUs. */
 static int row_read(int fd, int ncpu, struct row *r)
 {
-	__u64 *per_cpu = calloc(ncpu, sizeof(__u64));
+	struct tern_counters *per_cpu = calloc(ncpu, sizeof(*per_cpu));
 	int err = 0;
 
 	if (!per_cpu)
 		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &r->slot, per_cpu)) {
+		err = -errno;
+		goto out;
+	}
 	for (__u32 id = 0; id < TERN_CNT_MAX; id++) {
-		__u32 key = r->slot * TERN_CNT_MAX + id;
-
-		if (bpf_map_lookup_elem(fd, &key, per_cpu)) {
-			err = -errno;
-			break;
-		}
 		r->v[id] = 0;
 		for (int cpu = 0; cpu < ncpu; cpu++)
-			r->v[id] += per_cpu[cpu];
+			r->v[id] += per_cpu[cpu].c[id];
 	}
+out:
 	free(per_cpu);
 	return err;
 }
@@ -149,7 +148,7 @@ int counters__show(struct ctl *c)
 	int cnt_fd = -1, if_fd = -1, ncpu, max, err;
 	__u32 slots;
 
-	cnt_fd = ctl__map_open(c, TERN_MAP_COUNTERS, sizeof(__u32), sizeof(__u64));
+	cnt_fd = ctl__map_open(c, TERN_MAP_COUNTERS, sizeof(__u32), sizeof(struct tern_counters));
 	if (cnt_fd < 0)
 		return cnt_fd;
 	if_fd = ctl__map_open(c, TERN_MAP_IFSTATE, sizeof(__u32), sizeof(struct tern_ifstate));
@@ -164,7 +163,7 @@ int counters__show(struct ctl *c)
 		ctl__err("%s/%s: %s", c->pin_path, TERN_MAP_COUNTERS, strerror(-err));
 		goto out;
 	}
-	slots = (__u32)max / TERN_CNT_MAX;
+	slots = (__u32)max;
 	err = ctl__map_dump(if_fd, &ifs);
 	if (err) {
 		ctl__err("read %s/%s: %s", c->pin_path, TERN_MAP_IFSTATE, strerror(-err));

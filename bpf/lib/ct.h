@@ -103,7 +103,9 @@ static __always_inline __u64 ct__timeout_ns(__u8 proto, __u8 state)
 static __always_inline int ct__expired(const struct tern_ct_key *k,
 				       const struct tern_ct_value *v, __u64 now)
 {
-	return now - v->last_seen_ns > ct__timeout_ns(k->proto, v->state);
+	/* signed: another CPU may stamp the entry after this one read the
+	 * clock; that entry is fresh, not 2^64 ns old */
+	return (__s64)(now - v->last_seen_ns) > (__s64)ct__timeout_ns(k->proto, v->state);
 }
 
 /* The TCP state after a packet with flags from the opener (from_init) or
@@ -156,7 +158,9 @@ static __always_inline enum ct_verdict ct__lookup(struct pkt *p, struct ct_ctx *
 	}
 	if (p->icmp == PKT_ICMP_INFO)
 		return CT_UNTRACKED;
-	if (p->t.proto == IPPROTO_TCP && !tcp_flags_valid(p->tcp_flags))
+	/* a later fragment carries no TCP header, so no flags to judge */
+	if (p->t.proto == IPPROTO_TCP && p->frag != PKT_FRAG_LATER &&
+	    !tcp_flags_valid(p->tcp_flags))
 		return CT_INVALID;
 
 	ct__key(&p->t, c);

@@ -14,11 +14,15 @@ static __always_inline int frag__ports(struct pkt *p)
 		.src = p->t.src,
 		.dst = p->t.dst,
 		.id = p->frag_id,
-		.proto = p->t.proto,
+		.proto = p->family == AF_INET ? p->t.proto : 0,
 	};
 
 	if (p->frag == PKT_FRAG_FIRST) {
-		struct tern_frag_ports v = { .sport = p->t.sport, .dport = p->t.dport };
+		struct tern_frag_ports v = {
+			.sport = p->t.sport,
+			.dport = p->t.dport,
+			.proto = p->t.proto,
+		};
 
 		if (p->icmp == PKT_ICMP_NONE || p->icmp == PKT_ICMP_ECHO)
 			bpf_map_update_elem(&tern_frag_v1, &k, &v, BPF_ANY);
@@ -33,6 +37,7 @@ static __always_inline int frag__ports(struct pkt *p)
 		return -1;
 	p->t.sport = v->sport;
 	p->t.dport = v->dport;
+	p->t.proto = v->proto;
 	if (p->t.proto == IPPROTO_ICMP || p->t.proto == IPPROTO_ICMPV6)
 		p->icmp = PKT_ICMP_ECHO; /* the only ICMP we record */
 	return 0;

@@ -30,9 +30,9 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32); /* slot * TERN_CNT_MAX + counter id */
-	__type(value, __u64);
-	__uint(max_entries, TERN_SLOTS_DEFAULT * TERN_CNT_MAX);
+	__type(key, __u32); /* interface slot */
+	__type(value, struct tern_counters);
+	__uint(max_entries, TERN_SLOTS_DEFAULT);
 } tern_counter_v1 SEC(".maps");
 
 struct {

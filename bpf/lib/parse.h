@@ -348,6 +348,11 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, void *data,
 	p->family = AF_INET6;
 	__builtin_memcpy(&p->t.src, &ip6->saddr, 16);
 	__builtin_memcpy(&p->t.dst, &ip6->daddr, 16);
+	/* ::ffff:0:0/96 is how the maps spell IPv4: such an IPv6 packet would
+	 * share conntrack entries and endpoints with IPv4 flows and pods (and
+	 * no IPv6 node owns one, RFC 4291 2.5.5.2) */
+	if (tern_addr_is_v4(&p->t.src) || tern_addr_is_v4(&p->t.dst))
+		return PARSE_MALFORMED;
 	struct ext_walk w = { .off = off, .nh = ip6->nexthdr };
 
 	if (ipv6_skip_ext(skb, &w))

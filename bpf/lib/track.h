@@ -7,12 +7,13 @@
 #include "frag.h"
 
 /* Track p; returns 0 to go on, or the counter id of the reason to drop. */
-static __always_inline int track__packet(struct pkt *p, __u32 slot, struct ct_ctx *c)
+static __always_inline int track__packet(struct pkt *p, struct tern_counters *row,
+					 struct ct_ctx *c)
 {
 	__u64 now = bpf_ktime_get_ns();
 
 	if (p->frag != PKT_FRAG_NONE) {
-		counter__inc(slot, TERN_CNT_FRAG);
+		count(row, TERN_CNT_FRAG);
 		if (frag__ports(p))
 			return TERN_CNT_DROP_FRAG;
 	}
@@ -20,13 +21,13 @@ static __always_inline int track__packet(struct pkt *p, __u32 slot, struct ct_ct
 	case CT_INVALID:
 		return TERN_CNT_DROP_TCP_INVALID;
 	case CT_NEW:
-		counter__inc(slot, ct__create(p, c, now) ? TERN_CNT_CT_FULL : TERN_CNT_CT_NEW);
+		count(row, ct__create(p, c, now) ? TERN_CNT_CT_FULL : TERN_CNT_CT_NEW);
 		break;
 	case CT_RELATED:
-		counter__inc(slot, TERN_CNT_CT_RELATED);
+		count(row, TERN_CNT_CT_RELATED);
 		break;
 	case CT_UNTRACKED:
-		counter__inc(slot, TERN_CNT_CT_UNTRACKED);
+		count(row, TERN_CNT_CT_UNTRACKED);
 		break;
 	case CT_ESTABLISHED:
 		break;

@@ -1,5 +1,6 @@
-/* tern ABI: the per-CPU counters map (tern_counter_v1): one row of
- * TERN_CNT_MAX packet counters per interface slot (tern_ifstate.slot). */
+/* tern ABI: the per-CPU counters map (tern_counter_v1): key an interface
+ * slot (tern_ifstate.slot), value its row of TERN_CNT_MAX packet counters,
+ * so a program finds all its counters with one lookup. */
 #ifndef TERN_ABI_COUNTERS_H
 #define TERN_ABI_COUNTERS_H
 
@@ -33,5 +34,10 @@ enum tern_counter_id {
 	TERN_CNT_COUNT,
 };
 TERN_ASSERT(TERN_CNT_COUNT <= TERN_CNT_MAX, "counter ids fit a slot row");
+
+struct tern_counters {
+	__u64 c[TERN_CNT_MAX]; /* indexed by enum tern_counter_id */
+};
+TERN_ASSERT(sizeof(struct tern_counters) == 256, "counters row size");
 
 #endif

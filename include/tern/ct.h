@@ -17,7 +17,7 @@ struct tern_ct_key {
 	struct tern_addr addr_b; /* NBO */
 	__be16 port_a;           /* NBO */
 	__be16 port_b;           /* NBO */
-	__u8 proto;              /* IPPROTO_*; ICMPv6 for both echo families */
+	__u8 proto;              /* the packet's IP protocol (IPPROTO_*) */
 	__u8 pad[3];
 };
 TERN_ASSERT(sizeof(struct tern_ct_key) == 40, "ct key size");

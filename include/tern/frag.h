@@ -12,7 +12,9 @@ struct tern_frag_key {
 	struct tern_addr src; /* NBO */
 	struct tern_addr dst; /* NBO */
 	__u32 id;             /* host order; v4: the 16-bit id, v6: the 32-bit id */
-	__u8 proto;
+	__u8 proto;           /* v4: the IP protocol; v6: 0, as source, destination
+	                       * and id alone name a datagram (RFC 8200 4.5), and a
+	                       * later fragment does not see past the fragment header */
 	__u8 pad[3];
 };
 TERN_ASSERT(sizeof(struct tern_frag_key) == 40, "frag key size");
@@ -20,7 +22,9 @@ TERN_ASSERT(sizeof(struct tern_frag_key) == 40, "frag key size");
 struct tern_frag_ports {
 	__be16 sport; /* NBO */
 	__be16 dport; /* NBO */
+	__u8 proto;   /* the upper-layer protocol the first fragment carried */
+	__u8 pad[3];
 };
-TERN_ASSERT(sizeof(struct tern_frag_ports) == 4, "frag ports size");
+TERN_ASSERT(sizeof(struct tern_frag_ports) == 8, "frag ports size");
 
 #endif

@@ -29,7 +29,10 @@ check traffic-after-attach in_pod a ping -c 1 -W 2 "$(pod_ip4 3)"
 rm "$STATE/pod-default-b.yaml"
 check detach-on-delete wait_until 2 test ! -e "$PIN/links/tc-in/$HB" -a ! -e "$PIN/links/tc-out/$HB"
 check hooks-gone-from-kernel test "$(tcx_progs "$HB")" = 0
-check ifstate-removed sh -c "! nsenter --net=/run/netns/$NODE_NS $B/ternctl --pin-path $PIN -o json counters | grep -q '\"$HB\"'"
+# ternctl lists a's interface but no longer b's
+if_listed() { ternctl -o json counters --all | grep -q "\"$1\""; }
+only_a_listed() { if_listed "$HA" && ! if_listed "$HB"; }
+check ifstate-removed only_a_listed
 
 # a restart adopts: same link ids before and after
 # tcx links are "type 11" to bpftool 7.1

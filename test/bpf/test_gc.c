@@ -1,0 +1,174 @@
+/* The conntrack GC iterator (bpf/gc.bpf.c), run over the tc programs' own
+ * tern_ct_v1: it deletes what has been idle past its state's timeout,
+ * keeps the rest, and reports "scanned deleted" once per walk. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "harness.h" /* the ABI types the skeleton names */
+#include "gc.skel.h"
+
+#define SEC 1000000000ull
+
+static const struct {
+	uint8_t proto, state;
+	uint32_t timeout;
+} kinds[] = {
+	{ IPPROTO_TCP, TERN_CT_SYN_SENT, T_SYN },     { IPPROTO_TCP, TERN_CT_SYN_RECV, T_SYN },
+	{ IPPROTO_TCP, TERN_CT_ESTABLISHED, T_EST },  { IPPROTO_TCP, TERN_CT_FIN_WAIT, T_FIN },
+	{ IPPROTO_TCP, TERN_CT_TIME_WAIT, T_FIN },    { IPPROTO_TCP, TERN_CT_CLOSE, T_RST },
+	{ IPPROTO_UDP, TERN_CT_NEW, T_UDP },          { IPPROTO_UDP, TERN_CT_ESTABLISHED, T_UDP },
+	{ IPPROTO_ICMP, TERN_CT_ESTABLISHED, T_ICMP }, { IPPROTO_SCTP, TERN_CT_NEW, T_OTHER },
+	{ 47, TERN_CT_ESTABLISHED, T_OTHER },
+};
+
+/* entry i of kind k: live (idle 1 s less than its timeout, or stamped a
+ * second in the future) or expired (1 s more) */
+enum age { LIVE, FUTURE, EXPIRED, NAGES };
+
+static struct tern_ct_key gc_key(size_t k, enum age a, int v6)
+{
+	uint16_t port = (uint16_t)(1000 + k * 10 + a);
+
+	uint8_t proto = kinds[k].proto;
+
+	if (proto == IPPROTO_ICMP && v6)
+		proto = IPPROTO_ICMPV6;
+	return tct_key(v6 ? POD_A6 : POD_A4, port, v6 ? REM_HI6 : REM_HI4, 80, proto);
+}
+
+static int gc_fill(void)
+{
+	uint64_t now = tnow_ns();
+	int n = 0;
+
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		for (int a = 0; a < NAGES; a++) {
+			for (int v6 = 0; v6 <= 1; v6++) {
+				struct tern_ct_key key = gc_key(k, (enum age)a, v6);
+				int64_t t = (int64_t)kinds[k].timeout * (int64_t)SEC;
+				int64_t ago = a == LIVE ? t - (int64_t)SEC :
+					      a == FUTURE ? -(int64_t)SEC : t + (int64_t)SEC;
+				struct tern_ct_value v = {
+					.last_seen_ns = now - (uint64_t)ago,
+					.created_ns = now - (uint64_t)ago,
+					.state = kinds[k].state,
+				};
+
+				if (tct_put(&key, &v))
+					return -1;
+				n++;
+			}
+		}
+	}
+	return n;
+}
+
+/* One walk: the iterator's output line. */
+static int gc_walk(struct tern_gc *gc, char *out, size_t n)
+{
+	union bpf_iter_link_info linfo;
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &linfo,
+		    .link_info_len = sizeof(linfo));
+	struct bpf_link *link;
+	size_t len = 0;
+	ssize_t got;
+	int fd, err = 0;
+
+	memset(&linfo, 0, sizeof(linfo));
+	linfo.map.map_fd = (__u32)tenv.ct;
+	link = bpf_program__attach_iter(gc->progs.tern_ct_gc, &opts);
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		bpf_link__destroy(link);
+		return err;
+	}
+	while (len + 1 < n && (got = read(fd, out + len, n - 1 - len)) > 0)
+		len += (size_t)got;
+	if (got < 0)
+		err = -errno;
+	out[len] = '\0';
+	close(fd);
+	bpf_link__destroy(link);
+	return err;
+}
+
+static void expect_walk(struct tern_gc *gc, unsigned long long scanned,
+			unsigned long long deleted)
+{
+	unsigned long long s, d;
+	char out[256];
+	int err = gc_walk(gc, out, sizeof(out));
+
+	if (err)
+		case_fail("running the iterator: %s", strerror(-err));
+	else if (sscanf(out, "%llu %llu", &s, &d) != 2 || s != scanned || d != deleted)
+		case_fail("iterator wrote \"%.60s\", want \"%llu %llu\"", out, scanned, deleted);
+}
+
+void test_gc(void)
+{
+	struct tern_gc *gc = tern_gc__open();
+	int err, n;
+
+	case_begin("bpf/gc/load");
+	if (!gc) {
+		case_fail("tern_gc__open: %s", strerror(errno));
+		case_end();
+		return;
+	}
+	gc->rodata->ct_timeouts = (struct tern_ct_timeouts){
+		.tcp_syn = T_SYN, .tcp_established = T_EST, .tcp_fin = T_FIN,
+		.tcp_rst = T_RST, .udp = T_UDP, .icmp = T_ICMP, .other = T_OTHER,
+	};
+	err = bpf_map__reuse_fd(gc->maps.tern_ct_v1, tenv.ct);
+	if (!err)
+		err = tern_gc__load(gc);
+	if (err)
+		case_fail("loading tern_gc over the tc programs' map: %s", strerror(-err));
+	case_end();
+	if (err)
+		goto out;
+
+	case_begin("bpf/gc/empty-map");
+	tmaps_clear();
+	expect_walk(gc, 0, 0);
+	case_end();
+
+	case_begin("bpf/gc/expired-deleted-live-kept");
+	tmaps_clear();
+	n = gc_fill();
+	if (n < 0)
+		case_fail("filling tern_ct_v1: %s", strerror(errno));
+	expect_walk(gc, (unsigned)n, (unsigned)n / NAGES);
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		for (int v6 = 0; v6 <= 1; v6++) {
+			struct tern_ct_key live = gc_key(k, LIVE, v6), fut = gc_key(k, FUTURE, v6);
+			struct tern_ct_key old = gc_key(k, EXPIRED, v6);
+			struct tern_ct_value v;
+
+			if (tct_get(&live, &v) || tct_get(&fut, &v))
+				case_fail("proto %u state %s: a live entry was deleted", kinds[k].proto,
+					  tct_state_name(kinds[k].state));
+			if (tct_get(&old, &v) == 0)
+				case_fail("proto %u state %s: an expired entry was kept",
+					  kinds[k].proto, tct_state_name(kinds[k].state));
+		}
+	}
+	case_end();
+
+	/* the totals start from zero each walk */
+	case_begin("bpf/gc/second-walk");
+	expect_walk(gc, (unsigned)(n - n / NAGES), 0);
+	case_end();
+	tmaps_clear();
+out:
+	tern_gc__destroy(gc);
+}
