@@ -25,15 +25,17 @@ in_pod a ping -c 2 -i 0.2 "$B4"
 in_pod a ping -6 -c 2 -i 0.2 "$B6"
 
 say "pod a -> pod b: TCP (socat), and the outside client -> pod a"
-in_pod b socat -u TCP-LISTEN:8080,reuseaddr SYSTEM:'wc -c' &
+in_pod b timeout 10 socat -u TCP-LISTEN:8080,reuseaddr SYSTEM:'wc -c' &
+srv=$!
 sleep 0.3
-head -c 1000000 /dev/zero | in_pod a socat -u - "TCP:$B4:8080"
-wait
+head -c 1000000 /dev/zero | in_pod a timeout 10 socat -u - "TCP:$B4:8080"
+wait $srv
 echo "(1000000 bytes sent; pod b counted the bytes above)"
-in_pod a socat -u TCP-LISTEN:8081,reuseaddr SYSTEM:'cat >/dev/null' &
+in_pod a timeout 10 socat -u TCP-LISTEN:8081,reuseaddr STDOUT &
+srv=$!
 sleep 0.3
-echo hello | in_ns "$P-c1" socat -u - "TCP:$A4:8081"
-wait
+echo "hello from outside" | in_ns "$P-c1" timeout 10 socat -u - "TCP:$A4:8081"
+wait $srv
 
 say "the flows in conntrack (ternctl)"
 show ternctl conntrack dump

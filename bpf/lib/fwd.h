@@ -62,7 +62,8 @@ static __always_inline int fwd__to_local_ep(struct __sk_buff *skb, const struct 
 		__builtin_memcpy(fib.ipv6_src, &p->t.src, 16);
 		__builtin_memcpy(fib.ipv6_dst, &p->t.dst, 16);
 	}
-	fib.tot_len = skb->len - ETH_HLEN;
+	/* tot_len stays 0: the helper then checks the skb itself, which knows
+	 * GSO; a length would fail every GSO packet's MTU check */
 	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS ||
 	    fib.ifindex != ifindex)
 		return -1;

@@ -64,6 +64,15 @@ check ct-icmp-v6 ct_has "\"$A6\"" "\"$B6\"" '"icmpv6"'
 check ct-udp-v4 ct_has "\"$A4\"" "\"$B4\"" '"udp"'
 check bpftool-field-names sh -c "bpftool map dump pinned $PIN/tern_ct_v1 | grep -q '\"last_seen_ns\"'"
 
-# local pod to pod takes the fast path once the neighbour is known
-check fast-path test "$(counter fwd_peer "$HA")" -gt 0
+# local pod to pod takes the fast path once the neighbour is known, GSO
+# super-packets of a bulk transfer included
+bulk_fast() {
+	local rx0 fwd0 rx fwd
+	rx0=$(counter rx "$HA") fwd0=$(counter fwd_peer "$HA")
+	tcp_roundtrip "$B4" || return 1
+	rx=$(($(counter rx "$HA") - rx0)) fwd=$(($(counter fwd_peer "$HA") - fwd0))
+	echo "pod a sent $rx packets, $fwd by redirect_peer"
+	[ $((fwd * 10)) -ge $((rx * 9)) ]
+}
+check fast-path-bulk bulk_fast
 check no-drops test "$(counter drop_malformed)" -eq 0
