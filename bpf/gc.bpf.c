@@ -38,6 +38,8 @@ int tern_ct_gc(struct bpf_iter__bpf_map_elem *ctx)
 		return 0;
 	}
 	scanned++;
+	/* iterators may not read the coarse clock the tc programs stamp with;
+	 * the fine one shares its timebase and runs at most a tick ahead */
 	if (ct__expired(k, v, bpf_ktime_get_ns())) {
 		struct tern_ct_key dk = *k;
 

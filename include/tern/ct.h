@@ -47,8 +47,8 @@ enum tern_ct_state {
 #define TERN_TCP_ACK 0x10
 
 struct tern_ct_value {
-	__u64 created_ns;        /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
-	__u64 last_seen_ns;      /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u64 created_ns;        /* CLOCK_MONOTONIC ns, tick resolution */
+	__u64 last_seen_ns;      /* CLOCK_MONOTONIC ns, tick resolution */
 	__u32 flags;             /* TERN_CT_F_* */
 	__u8 state;              /* enum tern_ct_state */
 	__u8 tcp_seen_a;         /* TCP flags sent by side a, accumulated */

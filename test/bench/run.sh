@@ -35,3 +35,17 @@ b=$(median "${base[@]}") t=$(median "${tern[@]}")
 printf '  %-44s %6s Gbit/s   1.00x   (runs: %s)\n' "no programs (kernel routing, baseline)" "$b" "${base[*]}"
 printf '  %-44s %6s Gbit/s   %s   (runs: %s)\n' "tern (tc conntrack + redirect_peer)" "$t" \
 	"$(python3 -c "print('%.2fx' % ($t / $b if $b else 0))")" "${tern[*]}"
+
+echo
+echo "== files datastore: a pod manifest written -> its tc hooks attached (target: 100 ms)"
+lat=()
+for n in 10 11 12 13 14; do
+	ip netns add "$P-l$n"
+	pod_wire "l$n" "$n" default
+	host=$(wl_ifname default "l$n")
+	t0=$(date +%s%N)
+	pod_manifest "l$n" "$n" default
+	while [ ! -e "$PIN/links/tc-out/$host" ]; do sleep 0.001; done
+	lat+=("$((($(date +%s%N) - t0) / 1000000))")
+done
+printf '  %-44s %6s ms   (runs: %s ms)\n' "manifest -> attached, median" "$(median "${lat[@]}")" "${lat[*]}"

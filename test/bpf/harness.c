@@ -753,12 +753,22 @@ void expect_ct(const struct tern_ct_key *k, int state, uint32_t flags)
 			  tct_state_name(v.state), v.flags, tct_state_name(state), flags);
 }
 
-uint64_t tnow_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t tnow_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t tstamp_floor_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC_COARSE);
 }
 
 /* --- IPv6 twins of IPv4 specs ------------------------------------------ */

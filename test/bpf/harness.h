@@ -139,6 +139,9 @@ struct tern_ct_key tct_key_of(const struct pkt_spec *s);
 const char *tct_state_name(int state);
 void expect_ct(const struct tern_ct_key *k, int state, uint32_t flags);
 uint64_t tnow_ns(void); /* CLOCK_MONOTONIC, as bpf_ktime_get_ns */
+/* The least stamp a tc program can write from now on: its conntrack clock
+ * is the coarse one (bpf_ktime_get_coarse_ns), up to a tick behind. */
+uint64_t tstamp_floor_ns(void);
 
 /* s for IPv6: the same roles' IPv6 addresses, ICMPv6 for ICMP. quote_buf
  * holds the converted quote chain, if any (two for an error quoting an

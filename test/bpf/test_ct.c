@@ -367,7 +367,7 @@ static void ct_value_fields(void)
 	struct pkt_spec out = { TCP_HI };
 	struct tern_ct_key key = flow_key(&out, 0);
 	struct tern_ct_value v0, v1;
-	uint64_t t0 = tnow_ns();
+	uint64_t t0 = tstamp_floor_ns();
 	struct pkt p;
 	struct run r;
 

@@ -83,7 +83,7 @@ static void probe(const char *what, const struct tocase *c, const struct pkt_spe
 	if (tct_put(&k, &v))
 		case_fail("writing the entry failed");
 	pkt_build(&p, spec);
-	t0 = tnow_ns();
+	t0 = tstamp_floor_ns();
 	if (run_prog(P_FROM_EP, IF_A, p.b, p.len, &r) == 0) {
 		expect_run(&r, &p, TC_ACT_OK, IF_A,
 			   C(RX) | C(TO_STACK) | (live ? 0 : C(CT_NEW)));

@@ -54,3 +54,23 @@ in_ns "$P-a" sysctl -qw net.ipv6.conf.all.accept_dad=0
 pod_wire a 2 default
 check reattach-new-ifindex wait_until 3 sh -c "nsenter --net=/run/netns/$NODE_NS $B/test/e2e/tcx_query $HA | grep -q tern_from_ep"
 check traffic-after-recreate wait_until 5 nsenter --net="/run/netns/$P-a" -- ping -c 1 -W 1 "$(pod_ip4 3)"
+
+# a file with a broken document between two good ones: the good pods apply,
+# the bad one is logged with file:line and skipped
+ip netns add "$P-c"; pod_wire c 4 default
+ip netns add "$P-d"; pod_wire d 5 default
+pod_manifest c 4 default
+pod_manifest d 5 default
+{
+	cat "$STATE/pod-default-c.yaml"
+	echo "---"
+	printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: broken\nstatus:\n  podIPs:\n  - ip: 10.244.1.300\n'
+	echo "---"
+	cat "$STATE/pod-default-d.yaml"
+} >"$WORK/mixed.yaml"
+rm "$STATE/pod-default-c.yaml" "$STATE/pod-default-d.yaml"
+mv "$WORK/mixed.yaml" "$STATE/mixed.yaml"
+HC=$(wl_ifname default c) HD=$(wl_ifname default d)
+check bad-doc-others-apply wait_until 3 test -e "$PIN/links/tc-in/$HC" -a -e "$PIN/links/tc-in/$HD"
+check bad-doc-logged wait_until 2 grep -q "mixed.yaml:[0-9]*:[0-9]*: Pod default/broken: status.podIPs\[0\].ip" "$TERND_LOG"
+check bad-doc-traffic in_pod c ping -c 1 -W 2 "$(pod_ip4 5)"
