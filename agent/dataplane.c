@@ -10,6 +10,8 @@
 #include <tern/ct.h>
 #include <tern/frag.h>
 #include <tern/ifstate.h>
+#include <tern/nat.h>
+#include <tern/policy.h>
 
 #include "tc.skel.h"
 #include "gc.skel.h"
@@ -18,7 +20,8 @@
 #include "maps/maps.h"
 
 static const char *const current_maps[] = {
-	TERN_MAP_CT, TERN_MAP_IFSTATE, TERN_MAP_EP, TERN_MAP_COUNTERS, TERN_MAP_FRAG, NULL,
+	TERN_MAP_CT, TERN_MAP_IFSTATE, TERN_MAP_EP, TERN_MAP_COUNTERS, TERN_MAP_FRAG,
+	TERN_MAP_JMP, TERN_MAP_POLCTX, TERN_MAP_IPSET, TERN_MAP_POLCNT, NULL,
 };
 
 static void map_sizes(const struct tern_config *cfg, struct map_size *sz)
@@ -74,6 +77,8 @@ int dataplane__open(struct dataplane *dp, const struct tern_config *cfg)
 	dp->tc->rodata->ct_timeouts = cfg->ct_timeouts;
 	dp->tc->rodata->counter_slots = cfg->max_interfaces;
 	err = load_object(dp->tc->obj, cfg, "tc");
+	if (!err)
+		err = tc__install_continuations(dp->tc);
 	if (err)
 		goto fail;
 
@@ -98,6 +103,34 @@ int dataplane__open(struct dataplane *dp, const struct tern_config *cfg)
 fail:
 	dataplane__close(dp);
 	return err;
+}
+
+int tc__install_continuations(struct tern_tc *tc)
+{
+	const struct {
+		__u32 index;
+		struct bpf_program *prog;
+	} conts[] = {
+		{ TERN_JMP_CONT_FROM_EP, tc->progs.tern_from_ep_cont },
+		{ TERN_JMP_CONT_FROM_EP_DST, tc->progs.tern_from_ep_dst_cont },
+		{ TERN_JMP_CONT_TO_EP, tc->progs.tern_to_ep_cont },
+		{ TERN_JMP_CONT_HOST_IN, tc->progs.tern_host_in_cont },
+	};
+	int jmp = bpf_map__fd(tc->maps.tern_jmp_v1);
+
+	for (size_t i = 0; i < sizeof(conts) / sizeof(conts[0]); i++) {
+		int fd = bpf_program__fd(conts[i].prog);
+
+		/* replaces the previous agent's program atomically */
+		if (bpf_map_update_elem(jmp, &conts[i].index, &fd, BPF_ANY)) {
+			int err = -errno;
+
+			log_error("install continuation %s: %s", bpf_program__name(conts[i].prog),
+				  strerror(-err));
+			return err;
+		}
+	}
+	return 0;
 }
 
 int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted)

@@ -30,6 +30,10 @@ int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted);
 /* Close our fds; pinned maps and links stay and keep traffic flowing. */
 void dataplane__close(struct dataplane *dp);
 
+/* Put the tc object's continuation programs into tern_jmp_v1, where policy
+ * programs resume a flow (include/tern/policy.h). 0 or -errno. */
+int tc__install_continuations(struct tern_tc *tc);
+
 /* Program fds for attaching. */
 int dataplane__prog_from_ep(const struct dataplane *dp);
 int dataplane__prog_to_ep(const struct dataplane *dp);

@@ -19,6 +19,8 @@
 #include <tern/counters.h>
 #include <tern/ifstate.h>
 #include <tern/frag.h>
+#include <tern/nat.h>
+#include <tern/policy.h>
 
 #define AF_INET 2
 #define AF_INET6 10

@@ -42,4 +42,33 @@ struct {
 	__uint(max_entries, TERN_FRAG_MAX);
 } tern_frag_v1 SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, TERN_JMP_MAX);
+} tern_jmp_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct tern_scratch);
+	__uint(max_entries, 1);
+} tern_polctx_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct tern_ipset_key);
+	__type(value, __u32);
+	__uint(max_entries, TERN_IPSET_DEFAULT_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} tern_ipset_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, TERN_POLCNT_DEFAULT_MAX);
+} tern_polcnt_v1 SEC(".maps");
+
 #endif

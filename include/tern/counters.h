@@ -25,7 +25,9 @@
 	X(DROP_ETHERTYPE, "drop_ethertype", "non-IP, non-ARP frame from a pod") \
 	X(DROP_FRAG, "drop_frag", "IP fragment of an unknown datagram")         \
 	X(DROP_TCP_INVALID, "drop_tcp_invalid", "TCP packet invalid for its flow") \
-	X(FRAG, "frag", "IP fragments seen")
+	X(FRAG, "frag", "IP fragments seen")                                    \
+	X(DROP_POLICY, "drop_policy", "denied by network policy")               \
+	X(DROP_NO_POLICY, "drop_no_policy", "isolated, policy not installed yet (fail closed)")
 
 enum tern_counter_id {
 #define TERN_X_ENUM(id, name, help) TERN_CNT_##id,

@@ -13,6 +13,8 @@
 /* tern_ifstate.flags */
 #define TERN_IF_F_WORKLOAD (1U << 0) /* host side of a local pod's veth */
 #define TERN_IF_F_DATA     (1U << 1) /* a node data interface */
+#define TERN_IF_F_ISO_IN   (1U << 2) /* workload: isolated for ingress (policy/) */
+#define TERN_IF_F_ISO_EG   (1U << 3) /* workload: isolated for egress */
 
 /* Slot 0 counts packets on interfaces that have no state (yet). */
 #define TERN_SLOT_NONE 0
@@ -28,7 +30,8 @@ TERN_ASSERT(sizeof(struct tern_ifstate) == 32, "ifstate size");
 TERN_ASSERT(offsetof(struct tern_ifstate, ip6) == 16, "ifstate ip6");
 
 /* tern_ep.flags */
-#define TERN_EP_F_LOCAL (1U << 0) /* a pod on this node */
+#define TERN_EP_F_LOCAL  (1U << 0) /* a pod on this node */
+#define TERN_EP_F_ISO_IN (1U << 1) /* local: isolated for ingress, as TERN_IF_F_ISO_IN */
 
 struct tern_ep {
 	__u32 ifindex; /* local pod: its host-side interface; 0: not up yet */

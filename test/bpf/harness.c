@@ -15,6 +15,7 @@
 
 #include "harness.h" /* the ABI types the skeleton names */
 #include "tc.skel.h"
+#include "agent/dataplane.h"
 
 struct tenv tenv;
 static struct tern_tc *tc;
@@ -273,6 +274,8 @@ int tenv_setup(void)
 		.tcp_rst = T_RST, .udp = T_UDP, .icmp = T_ICMP, .other = T_OTHER,
 	};
 	err = tern_tc__load(tc);
+	if (!err)
+		err = tc__install_continuations(tc);
 	if (err) {
 		fprintf(stderr, "bpf_tests: tern_tc__load: %s\n", strerror(-err));
 		return -1;

@@ -1,0 +1,99 @@
+/* tern ABI: service load balancing. Frontends (what clients dial) point to a
+ * service port's backends; connect-time LB (cgroup sock_addr programs) and
+ * tc NAT both read them. */
+#ifndef TERN_ABI_NAT_H
+#define TERN_ABI_NAT_H
+
+#include <stddef.h>
+#include "addr.h"
+
+#define TERN_MAP_NAT_FE "tern_nat_fe_v1"     /* HASH: tern_nat_fe_key -> tern_nat_fe */
+#define TERN_MAP_NAT_BE "tern_nat_be_v1"     /* HASH: tern_nat_be_key -> tern_nat_be */
+#define TERN_MAP_NAT_AFF "tern_nat_aff_v1"   /* LRU_HASH: ClientIP affinity */
+#define TERN_MAP_NAT_SOCK "tern_nat_sock_v1" /* LRU_HASH: connect-time LB, backend -> VIP */
+#define TERN_NAT_FE_DEFAULT_MAX 65536
+#define TERN_NAT_BE_DEFAULT_MAX 262144
+#define TERN_NAT_AFF_DEFAULT_MAX 65536
+#define TERN_NAT_SOCK_DEFAULT_MAX 262144
+
+/* One address clients reach a service port at: a ClusterIP, an external
+ * IP, a load-balancer IP, or a node address with a NodePort. */
+struct tern_nat_fe_key {
+	struct tern_addr addr;   /* NBO */
+	__be16 port;             /* NBO */
+	__u8 proto;              /* IPPROTO_TCP, _UDP, _SCTP */
+	__u8 pad;
+};
+TERN_ASSERT(sizeof(struct tern_nat_fe_key) == 20, "nat fe key size");
+
+/* tern_nat_fe.flags */
+#define TERN_FE_F_EXTERNAL  (1U << 0) /* NodePort / external / LB address: tc NAT on data interfaces */
+#define TERN_FE_F_ETP_LOCAL (1U << 1) /* externalTrafficPolicy: Local (external frontends) */
+#define TERN_FE_F_ITP_LOCAL (1U << 2) /* internalTrafficPolicy: Local (ClusterIP frontends) */
+#define TERN_FE_F_AFFINITY  (1U << 3) /* sessionAffinity: ClientIP */
+#define TERN_FE_F_NODEPORT  (1U << 4) /* a node address + NodePort */
+
+struct tern_nat_fe {
+	__u32 svc_id;            /* the service port (per family): backends are (svc_id, 0 .. count-1) */
+	__u16 count;             /* backends to choose from; 0: refuse (RST / ICMP unreachable) */
+	__u16 local_count;       /* of those, the first ones, on this node */
+	__u32 flags;             /* TERN_FE_F_* */
+	__u32 affinity_timeout;  /* seconds (TERN_FE_F_AFFINITY) */
+};
+TERN_ASSERT(sizeof(struct tern_nat_fe) == 16, "nat fe size");
+
+struct tern_nat_be_key {
+	__u32 svc_id;
+	__u32 ordinal;           /* 0 .. count-1; local backends first */
+};
+TERN_ASSERT(sizeof(struct tern_nat_be_key) == 8, "nat be key size");
+
+/* tern_nat_be.flags */
+#define TERN_BE_F_LOCAL       (1U << 0) /* on this node */
+#define TERN_BE_F_TERMINATING (1U << 1) /* serving but terminating: chosen only when nothing else is left */
+
+struct tern_nat_be {
+	struct tern_addr addr;   /* NBO */
+	__be16 port;             /* NBO */
+	__u16 flags;             /* TERN_BE_F_* */
+	__u32 pad;
+};
+TERN_ASSERT(sizeof(struct tern_nat_be) == 24, "nat be size");
+
+/* ClientIP affinity: the backend a client last got for a service port. */
+struct tern_nat_aff_key {
+	__u32 svc_id;
+	__u32 pad;
+	struct tern_addr client; /* NBO */
+};
+TERN_ASSERT(sizeof(struct tern_nat_aff_key) == 24, "nat aff key size");
+
+struct tern_nat_aff {
+	struct tern_addr addr;   /* NBO: the backend */
+	__be16 port;             /* NBO */
+	__u16 pad;
+	__u32 ordinal;           /* where it was; checked against tern_nat_be_v1 on use */
+	__u64 last_ns;           /* CLOCK_MONOTONIC ns */
+};
+TERN_ASSERT(sizeof(struct tern_nat_aff) == 32, "nat aff size");
+
+/* Connect-time LB: which VIP a socket's backend stands for, so replies
+ * (recvmsg) and getpeername show the VIP the application dialled. */
+struct tern_nat_sock_key {
+	__u64 cookie;            /* socket cookie */
+	struct tern_addr backend;/* NBO */
+	__be16 port;             /* NBO: backend port */
+	__u16 pad;
+	__u32 pad2;
+};
+TERN_ASSERT(sizeof(struct tern_nat_sock_key) == 32, "nat sock key size");
+
+struct tern_nat_sock {
+	struct tern_addr vip;    /* NBO */
+	__be16 port;             /* NBO */
+	__u16 pad;
+	__u32 pad2;
+};
+TERN_ASSERT(sizeof(struct tern_nat_sock) == 24, "nat sock size");
+
+#endif
