@@ -15,7 +15,7 @@ BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -Wall -Wextra -Werror \
               -Wno-unused-function -Iinclude -I$(ARCH_INC)
 CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -I$(B) -I.
-LDLIBS     := -lbpf -lelf -lz -lmnl -lyaml -ljson-c -lcurl -lm
+LDLIBS     := -lbpf -lelf -lz -lmnl -lyaml -ljson-c -lcurl -lmicrohttpd -lcrypto -lm
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
@@ -23,7 +23,7 @@ BPF_OBJS   := $(BPF_SRCS:bpf/%.bpf.c=$(B)/bpf/%.bpf.o)
 SKELS      := $(BPF_SRCS:bpf/%.bpf.c=$(B)/%.skel.h)
 BPF_HDRS   := $(wildcard bpf/lib/*.h include/tern/*.h)
 
-# userspace: agent/ maps/ policy/ are one library; ternd, ternctl, tern-cni link it
+# userspace: agent/ maps/ policy/ are one library; ternd and ternctl link it
 LIB_SRCS   := $(filter-out agent/main.c,$(wildcard agent/*.c maps/*.c policy/*.c))
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 SAN_OBJS   := $(LIB_SRCS:%.c=$(B)/san/%.o)
@@ -73,8 +73,10 @@ $(B)/ternd: $(B)/obj/agent/main.o $(LIB_OBJS)
 $(B)/ternctl: $(CTL_SRCS:%.c=$(B)/obj/%.o) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(B)/tern-cni: $(CNI_SRCS:%.c=$(B)/obj/%.o) $(LIB_OBJS)
-	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+# tern-cni runs on the host, outside the image: it links only what it uses
+# (the naming rule, libmnl, json-c), the closure deploy/install-cni.sh ships.
+$(B)/tern-cni: $(CNI_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/agent/naming.o
+	$(CC) $(CFLAGS) $^ -lmnl -ljson-c -o $@
 
 $(B)/test/unit/%: test/unit/%.c test/unit/unit.h $(SAN_OBJS)
 	@mkdir -p $(@D)

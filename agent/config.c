@@ -20,6 +20,7 @@ enum opt_type {
 	OPT_STRLIST,  /* char **, its count (size_t) at .off_n */
 	OPT_U32,      /* uint32_t in min..max */
 	OPT_DURATION, /* uint32_t seconds in min..max: 30, 30s, 5m, 1h30m */
+	OPT_BOOL,     /* int 0/1: true/false (also yes/no/on/off) */
 };
 
 struct opt {
@@ -56,7 +57,7 @@ static const char *const datastore_types[] = { "files", "kubernetes", NULL };
 /* the names log_level_parse() takes */
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 
-static void host_name(char *buf, size_t len);
+static void node_name_default(char *buf, size_t len);
 static int check_nonempty(const char *s, char *why, size_t len);
 static int check_abs_path(const char *s, char *why, size_t len);
 static int check_prefix(const char *s, char *why, size_t len);
@@ -64,8 +65,9 @@ static int check_ifname(const char *s, char *why, size_t len);
 static int check_listen(const char *s, char *why, size_t len);
 
 static const struct opt opts[] = {
-	{ "nodeName", OPT_STRING, F(node_name), .def_fn = host_name, .check = check_nonempty,
-	  .help = "this node's name, as in its Node object (default: the host name, lowercased)" },
+	{ "nodeName", OPT_STRING, F(node_name), .def_fn = node_name_default, .check = check_nonempty,
+	  .help = "this node's name, as in its Node object (default: $NODE_NAME, else the host "
+		  "name, lowercased)" },
 	{ "logLevel", OPT_STRING, F(log_level), .def = "info", .choices = log_levels,
 	  .help = "the least severe messages logged" },
 	{ "datastore.type", OPT_ENUM, F(datastore_type), .def = "files", .choices = datastore_types,
@@ -114,15 +116,30 @@ static const struct opt opts[] = {
 	{ "conntrack.timeouts.other", OPT_DURATION, F(ct_timeouts.other), .def = "10m",
 	  .min = 1, .max = 30 * DAY,
 	  .help = "idle timeout of flows of other protocols" },
+	{ "services.connectTimeLB.tcp", OPT_BOOL, F(ctlb_tcp), .def = "true",
+	  .help = "balance TCP services when sockets connect (off: NAT in tc)" },
+	{ "services.connectTimeLB.udp", OPT_BOOL, F(ctlb_udp), .def = "true",
+	  .help = "balance UDP services when sockets connect or send (off: NAT in tc)" },
+	{ "services.connectTimeLB.sctp", OPT_BOOL, F(ctlb_sctp), .def = "true",
+	  .help = "balance SCTP services when sockets connect (tc does not NAT SCTP)" },
 	{ "health.address", OPT_STRING, F(health_address), .def = "", .check = check_listen,
 	  .help = "host:port or :port to serve health checks on; \"\" = off" },
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
-/* kubelet registers a node under its lowercased host name */
-static void host_name(char *buf, size_t len)
+/* $NODE_NAME, which the DaemonSet sets from the pod's spec.nodeName (the
+ * downward API): right even where kubelet registered the node under
+ * another name (--hostname-override, cloud providers). Else kubelet's
+ * default: the lowercased host name. */
+static void node_name_default(char *buf, size_t len)
 {
+	const char *env = getenv("NODE_NAME");
+
+	if (env && *env) {
+		snprintf(buf, len, "%s", env);
+		return;
+	}
 	if (gethostname(buf, len) || !buf[0])
 		snprintf(buf, len, "localhost");
 	buf[len - 1] = '\0';
@@ -304,6 +321,9 @@ static void opt_expect(const struct opt *o, char *buf, size_t len)
 	case OPT_STRLIST:
 		snprintf(buf, len, "a list");
 		break;
+	case OPT_BOOL:
+		snprintf(buf, len, "true or false");
+		break;
 	default:
 		snprintf(buf, len, "a string");
 		break;
@@ -356,6 +376,18 @@ static int opt_set(const struct opt *o, struct tern_config *c, const char *s,
 			goto bad;
 		*(uint32_t *)field = (uint32_t)u64;
 		return 0;
+	case OPT_BOOL: {
+		static const char *const yes[] = { "true", "True", "TRUE", "yes", "on", NULL };
+		static const char *const no[] = { "false", "False", "FALSE", "no", "off", NULL };
+
+		for (int i = 0; yes[i]; i++)
+			if (!strcmp(s, yes[i]))
+				return *(int *)field = 1, 0;
+		for (int i = 0; no[i]; i++)
+			if (!strcmp(s, no[i]))
+				return *(int *)field = 0, 0;
+		goto bad;
+	}
 	case OPT_STRLIST:
 		break;
 	}
@@ -766,6 +798,8 @@ static const char *opt_type_name(const struct opt *o, char *buf, size_t len)
 	switch (o->type) {
 	case OPT_STRLIST:
 		return "list of strings";
+	case OPT_BOOL:
+		return "boolean";
 	case OPT_U32:
 		snprintf(buf, len, "integer %u..%u", o->min, o->max);
 		return buf;

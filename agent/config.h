@@ -30,6 +30,9 @@ struct tern_config {
 	uint32_t ct_max_entries;     /* conntrack.maxEntries */
 	uint32_t ct_gc_interval;     /* conntrack.gcInterval, seconds */
 	struct tern_ct_timeouts ct_timeouts; /* conntrack.timeouts.*, seconds */
+	int ctlb_tcp;                /* services.connectTimeLB.tcp */
+	int ctlb_udp;                /* services.connectTimeLB.udp */
+	int ctlb_sctp;               /* services.connectTimeLB.sctp */
 	char *health_address;        /* health.address, "" = off */
 };
 

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <tern/counters.h>
@@ -15,13 +17,18 @@
 
 #include "tc.skel.h"
 #include "gc.skel.h"
+#include "sock.skel.h"
+#include "agent/cg_hook.h"
+#include "agent/services.h"
 #include "agent/dataplane.h"
 #include "agent/log.h"
 #include "maps/maps.h"
 
 static const char *const current_maps[] = {
 	TERN_MAP_CT, TERN_MAP_IFSTATE, TERN_MAP_EP, TERN_MAP_COUNTERS, TERN_MAP_FRAG,
-	TERN_MAP_JMP, TERN_MAP_POLCTX, TERN_MAP_IPSET, TERN_MAP_POLCNT, NULL,
+	TERN_MAP_JMP, TERN_MAP_POLCTX, TERN_MAP_IPSET, TERN_MAP_POLCNT,
+	TERN_MAP_NAT_FE, TERN_MAP_NAT_BE, TERN_MAP_NAT_AFF, TERN_MAP_NAT_SOCK, TERN_MAP_NAT_GONE,
+	NULL,
 };
 
 static void map_sizes(const struct tern_config *cfg, struct map_size *sz)
@@ -32,6 +39,8 @@ static void map_sizes(const struct tern_config *cfg, struct map_size *sz)
 		{ TERN_MAP_EP, cfg->max_endpoints },
 		{ TERN_MAP_COUNTERS, cfg->max_interfaces },
 		{ TERN_MAP_FRAG, TERN_FRAG_MAX },
+		{ TERN_MAP_NAT_FE, TERN_NAT_FE_DEFAULT_MAX },
+		{ TERN_MAP_NAT_BE, TERN_NAT_BE_DEFAULT_MAX },
 		{ NULL, 0 },
 	};
 
@@ -42,7 +51,7 @@ static void map_sizes(const struct tern_config *cfg, struct map_size *sz)
 static int load_object(struct bpf_object *obj, const struct tern_config *cfg, const char *what)
 {
 	struct maps_migration *mig = NULL;
-	struct map_size sz[6];
+	struct map_size sz[8];
 	int err;
 
 	map_sizes(cfg, sz);
@@ -56,6 +65,31 @@ static int load_object(struct bpf_object *obj, const struct tern_config *cfg, co
 		return err;
 	}
 	return maps__finish(mig);
+}
+
+/* Connect-time LB on bpf.cgroupPath, every sock_addr program of it. */
+static int dataplane__attach_cgroup(struct dataplane *dp)
+{
+	struct bpf_program *prog;
+	__u64 id;
+	int fd = cg_hook__open(dp->cfg->cgroup_path, &id), err = 0;
+
+	if (fd < 0)
+		return fd;
+	bpf_object__for_each_program(prog, dp->sock->obj) {
+		int rc = cg_hook__attach(dp->cfg->pin_path, fd, id, prog);
+
+		if (rc < 0) {
+			err = rc;
+			break;
+		}
+	}
+	close(fd);
+	if (!err)
+		log_info("connect-time load balancing on %s (tcp %s, udp %s, sctp %s)",
+			 dp->cfg->cgroup_path, dp->cfg->ctlb_tcp ? "on" : "off",
+			 dp->cfg->ctlb_udp ? "on" : "off", dp->cfg->ctlb_sctp ? "on" : "off");
+	return err;
 }
 
 int dataplane__open(struct dataplane *dp, const struct tern_config *cfg)
@@ -94,10 +128,32 @@ int dataplane__open(struct dataplane *dp, const struct tern_config *cfg)
 	if (err)
 		goto fail;
 
+	dp->sock = tern_sock__open();
+	if (!dp->sock) {
+		err = -errno;
+		log_error("open sock object: %s", strerror(-err));
+		goto fail;
+	}
+	dp->sock->rodata->ctlb_tcp = !!cfg->ctlb_tcp;
+	dp->sock->rodata->ctlb_udp = !!cfg->ctlb_udp;
+	dp->sock->rodata->ctlb_sctp = !!cfg->ctlb_sctp;
+	err = load_object(dp->sock->obj, cfg, "connect-time LB");
+	if (!err)
+		err = dataplane__attach_cgroup(dp);
+	if (err)
+		goto fail;
+
 	dp->ct_fd = bpf_map__fd(dp->tc->maps.tern_ct_v1);
 	dp->ifstate_fd = bpf_map__fd(dp->tc->maps.tern_ifstate_v1);
 	dp->ep_fd = bpf_map__fd(dp->tc->maps.tern_ep_v1);
 	dp->counter_fd = bpf_map__fd(dp->tc->maps.tern_counter_v1);
+	dp->nat_fe_fd = bpf_map__fd(dp->tc->maps.tern_nat_fe_v1);
+	dp->nat_be_fd = bpf_map__fd(dp->tc->maps.tern_nat_be_v1);
+	dp->nat_aff_fd = bpf_map__fd(dp->tc->maps.tern_nat_aff_v1);
+	dp->jmp_fd = bpf_map__fd(dp->tc->maps.tern_jmp_v1);
+	dp->polctx_fd = bpf_map__fd(dp->tc->maps.tern_polctx_v1);
+	dp->ipset_fd = bpf_map__fd(dp->tc->maps.tern_ipset_v1);
+	dp->polcnt_fd = bpf_map__fd(dp->tc->maps.tern_polcnt_v2);
 	maps__remove_stale(cfg->pin_path, current_maps);
 	return 0;
 fail:
@@ -133,50 +189,118 @@ int tc__install_continuations(struct tern_tc *tc)
 	return 0;
 }
 
-int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted)
+/* Attach (once) an iterator program over map_fd (-1: none), run it, and
+ * read its one-line report into buf. 0 or -errno. */
+static int iter__run(struct bpf_program *prog, struct bpf_link **link, int map_fd,
+		     char *buf, size_t len)
 {
-	char buf[128];
 	ssize_t n, got = 0;
 	int fd, err = 0;
 
-	if (!dp->gc_link) {
-		union bpf_iter_link_info li = { .map.map_fd = bpf_map__fd(dp->gc->maps.tern_ct_v1) };
+	if (!*link) {
+		union bpf_iter_link_info li = { .map.map_fd = map_fd };
 		DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &li,
 				    .link_info_len = sizeof(li));
 
-		dp->gc_link = bpf_program__attach_iter(dp->gc->progs.tern_ct_gc, &opts);
-		if (!dp->gc_link) {
+		*link = bpf_program__attach_iter(prog, map_fd >= 0 ? &opts : NULL);
+		if (!*link) {
 			err = -errno;
-			log_error("conntrack GC: attach iterator: %s", strerror(-err));
+			log_error("%s: attach iterator: %s", bpf_program__name(prog), strerror(-err));
 			return err;
 		}
 	}
-	fd = bpf_iter_create(bpf_link__fd(dp->gc_link));
+	fd = bpf_iter_create(bpf_link__fd(*link));
 	if (fd < 0) {
 		err = -errno;
-		log_error("conntrack GC: create iterator: %s", strerror(-err));
+		log_error("%s: create iterator: %s", bpf_program__name(prog), strerror(-err));
 		return err;
 	}
-	/* the whole walk happens inside read(); it prints one summary line */
-	while ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+	/* the whole walk happens inside read() */
+	while ((n = read(fd, buf + got, len - 1 - got)) > 0)
 		got += n;
 	if (n < 0)
 		err = -errno;
 	close(fd);
 	buf[got] = '\0';
+	return err;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Gone backends are refused for a while, then forgotten. */
+static void gone__expire(struct dataplane *dp)
+{
+	int fd = bpf_map__fd(dp->tc->maps.tern_nat_gone_v1);
+	struct tern_nat_gone_key k, next;
+	__u64 until, now = mono_ns();
+	int more = bpf_map_get_next_key(fd, NULL, &next) == 0;
+
+	while (more) {
+		k = next;
+		more = bpf_map_get_next_key(fd, &k, &next) == 0;
+		if (bpf_map_lookup_elem(fd, &k, &until) == 0 && until < now)
+			bpf_map_delete_elem(fd, &k);
+	}
+}
+
+int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted)
+{
+	char buf[128];
+	int err = iter__run(dp->gc->progs.tern_ct_gc, &dp->gc_link,
+			    bpf_map__fd(dp->gc->maps.tern_ct_v1), buf, sizeof(buf));
+
+	gone__expire(dp);
 	if (!err && sscanf(buf, "%llu %llu", (unsigned long long *)scanned,
 			   (unsigned long long *)deleted) != 2)
 		*scanned = *deleted = 0;
 	return err;
 }
 
+void dataplane__udp_gone(struct dataplane *dp, const struct svc_gone *g, size_t n)
+{
+	int fd = bpf_map__fd(dp->tc->maps.tern_nat_gone_v1);
+	__u64 until = mono_ns() + TERN_NAT_GONE_SECONDS * 1000000000ULL;
+	unsigned long long flows = 0, socks = 0;
+	char buf[64];
+
+	for (size_t i = 0; i < n; i++) {
+		struct tern_nat_gone_key k = { .addr = g[i].addr, .port = g[i].port,
+					       .proto = IPPROTO_UDP };
+
+		if (bpf_map_update_elem(fd, &k, &until, BPF_ANY))
+			log_warn("gone backends map: %s%s", strerror(errno), errno_hint(-errno));
+	}
+	if (iter__run(dp->gc->progs.tern_ct_gone, &dp->gone_link,
+		      bpf_map__fd(dp->gc->maps.tern_ct_v1), buf, sizeof(buf)) == 0)
+		sscanf(buf, "%llu", &flows);
+	/* sockets of the namespace ternd runs in (host-network clients); a
+	 * pod's socket gets ICMP unreachable from tc on its next send */
+	if (iter__run(dp->gc->progs.tern_udp_gone, &dp->udp_gone_link, -1, buf,
+		      sizeof(buf)) == 0)
+		sscanf(buf, "%llu", &socks);
+	log_info("%zu UDP backends gone: %llu flows removed, %llu sockets closed", n, flows,
+		 socks);
+}
+
 void dataplane__close(struct dataplane *dp)
 {
 	bpf_link__destroy(dp->gc_link);
+	bpf_link__destroy(dp->gone_link);
+	bpf_link__destroy(dp->udp_gone_link);
+	tern_sock__destroy(dp->sock);
 	tern_gc__destroy(dp->gc);
 	tern_tc__destroy(dp->tc);
 	dp->gc_link = NULL;
+	dp->gone_link = NULL;
+	dp->udp_gone_link = NULL;
 	dp->gc = NULL;
+	dp->sock = NULL;
 	dp->tc = NULL;
 }
 

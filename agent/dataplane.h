@@ -9,24 +9,39 @@
 
 struct tern_tc;
 struct tern_gc;
+struct tern_sock;
 struct bpf_link;
 
 struct dataplane {
 	const struct tern_config *cfg;
 	struct tern_tc *tc;
 	struct tern_gc *gc;
+	struct tern_sock *sock;
 	struct bpf_link *gc_link;
+	struct bpf_link *gone_link;
+	struct bpf_link *udp_gone_link;
 	/* map fds, owned by the skeletons */
 	int ct_fd;
 	int ifstate_fd;
 	int ep_fd;
 	int counter_fd;
+	int nat_fe_fd;
+	int nat_be_fd;
+	int nat_aff_fd;
+	int jmp_fd;      /* network policy (policy/): the jump map, scratch, */
+	int polctx_fd;   /* ipsets and rule counters */
+	int ipset_fd;
+	int polcnt_fd;
 };
 
 /* Load every object, reusing or creating the pinned maps. 0 or -errno. */
 int dataplane__open(struct dataplane *dp, const struct tern_config *cfg);
 /* Expire idle conntrack entries (in the kernel); 0 or -errno. */
 int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted);
+struct svc_gone;
+/* UDP backends that went (agent/services.h): refused for a while, their
+ * conntrack entries removed, connected host sockets closed. */
+void dataplane__udp_gone(struct dataplane *dp, const struct svc_gone *g, size_t n);
 /* Close our fds; pinned maps and links stay and keep traffic flowing. */
 void dataplane__close(struct dataplane *dp);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/k8s.h"
+#include "agent/k8s_dec.h"
 
 /* Which rule an object's metadata.name follows (per kind, as the API
  * server's ValidateXName functions do). */
@@ -17,14 +18,6 @@ enum name_rule {
 	NAME_SUBDOMAIN, /* DNS-1123 subdomain: Pod, Node, EndpointSlice, ... */
 	NAME_LABEL,     /* DNS-1123 label: Namespace */
 	NAME_1035,      /* DNS-1035 label: Service */
-};
-
-/* Decoding state: where errors go, and the object they are about. */
-struct dec {
-	struct doc_error *err;
-	const char *kind; /* NULL until known */
-	const char *ns;   /* NULL until metadata is valid */
-	const char *name;
 };
 
 struct kind_info {
@@ -38,8 +31,7 @@ struct kind_info {
 /* ---- errors ---- */
 
 /* Fill the error, "Kind ns/name: " + fmt, at node at; returns -EINVAL. */
-__attribute__((format(printf, 3, 4)))
-static int dec_fail(struct dec *d, const struct doc_node *at, const char *fmt, ...)
+int dec_fail(struct dec *d, const struct doc_node *at, const char *fmt, ...)
 {
 	char *msg = d->err->msg;
 	size_t len = sizeof(d->err->msg), off = 0;
@@ -60,7 +52,7 @@ static int dec_fail(struct dec *d, const struct doc_node *at, const char *fmt, .
 	return -EINVAL;
 }
 
-static int dec_oom(struct dec *d)
+int dec_oom(struct dec *d)
 {
 	snprintf(d->err->msg, sizeof(d->err->msg), "out of memory");
 	d->err->line = d->err->col = 0;
@@ -82,8 +74,8 @@ static const char *type_name(enum doc_type t)
 }
 
 /* map[key] if it is of type want; *out NULL when absent or null. */
-static int dec_child(struct dec *d, const struct doc_node *map, const char *key,
-		     const char *path, enum doc_type want, const struct doc_node **out)
+int dec_child(struct dec *d, const struct doc_node *map, const char *key, const char *path,
+	      enum doc_type want, const struct doc_node **out)
 {
 	const struct doc_node *n = map ? doc_get(map, key) : NULL;
 
@@ -97,7 +89,7 @@ static int dec_child(struct dec *d, const struct doc_node *map, const char *key,
 }
 
 /* An item of a sequence that must be a map. */
-static int dec_item_map(struct dec *d, const struct doc_node *seq, size_t i, const char *path)
+int dec_item_map(struct dec *d, const struct doc_node *seq, size_t i, const char *path)
 {
 	const struct doc_node *n = seq->items[i];
 
@@ -152,7 +144,7 @@ static int dns_subdomain_ok(const char *s, size_t len)
 }
 
 /* Each check returns NULL when s is valid, else why not (to follow s). */
-static const char *check_dns_label(const char *s)
+const char *check_dns_label(const char *s)
 {
 	if (strlen(s) > 63)
 		return "is longer than 63 characters";
@@ -162,7 +154,7 @@ static const char *check_dns_label(const char *s)
 	return NULL;
 }
 
-static const char *check_dns_subdomain(const char *s)
+const char *check_dns_subdomain(const char *s)
 {
 	if (strlen(s) > 253)
 		return "is longer than 253 characters";
@@ -206,7 +198,7 @@ static int label_name_ok(const char *s, size_t len)
 }
 
 /* A qualified name: [DNS-1123 subdomain '/'] name. */
-static const char *check_label_key(const char *s)
+const char *check_label_key(const char *s)
 {
 	const char *slash = strchr(s, '/');
 	const char *name = slash ? slash + 1 : s;
@@ -230,7 +222,7 @@ static const char *check_label_key(const char *s)
 	return NULL;
 }
 
-static const char *check_label_value(const char *s)
+const char *check_label_value(const char *s)
 {
 	if (!*s)
 		return NULL;
@@ -244,7 +236,7 @@ static const char *check_label_value(const char *s)
 
 /* IANA_SVC_NAME: 1-15 of [a-z0-9-], a letter somewhere, no leading,
  * trailing or doubled '-'. "" means unnamed. */
-static const char *check_port_name(const char *s)
+const char *check_port_name(const char *s)
 {
 	static const char bad[] = "is not a valid port name (IANA_SVC_NAME: lowercase letters, "
 				  "digits and '-', at least one letter, no leading, trailing or "
@@ -672,9 +664,11 @@ static const struct kind_info kinds[K8S_KIND_COUNT] = {
 	[K8S_NAMESPACE] = { "Namespace", "v1", 0, NAME_LABEL, NULL },
 	[K8S_NODE] = { "Node", "v1", 0, NAME_SUBDOMAIN, decode_node },
 	[K8S_POD] = { "Pod", "v1", 1, NAME_SUBDOMAIN, decode_pod },
-	[K8S_SERVICE] = { "Service", "v1", 1, NAME_1035, NULL },
-	[K8S_ENDPOINTSLICE] = { "EndpointSlice", "discovery.k8s.io/v1", 1, NAME_SUBDOMAIN, NULL },
-	[K8S_NETWORKPOLICY] = { "NetworkPolicy", "networking.k8s.io/v1", 1, NAME_SUBDOMAIN, NULL },
+	[K8S_SERVICE] = { "Service", "v1", 1, NAME_1035, k8s_service_decode },
+	[K8S_ENDPOINTSLICE] = { "EndpointSlice", "discovery.k8s.io/v1", 1, NAME_SUBDOMAIN,
+			       k8s_eps_decode },
+	[K8S_NETWORKPOLICY] = { "NetworkPolicy", "networking.k8s.io/v1", 1, NAME_SUBDOMAIN,
+				k8s_netpol_decode },
 };
 
 const char *k8s_kind_name(enum k8s_kind k)
@@ -906,6 +900,12 @@ int k8s_object_equal(const struct k8s_object *a, const struct k8s_object *b)
 		return node_equal(&a->node, &b->node);
 	case K8S_POD:
 		return pod_equal(&a->pod, &b->pod);
+	case K8S_SERVICE:
+		return k8s_service_equal(&a->svc, &b->svc);
+	case K8S_ENDPOINTSLICE:
+		return k8s_eps_equal(&a->eps, &b->eps);
+	case K8S_NETWORKPOLICY:
+		return k8s_netpol_equal(&a->np, &b->np);
 	default:
 		return 1;
 	}
@@ -938,6 +938,15 @@ void k8s_object_free(struct k8s_object *o)
 		for (size_t i = 0; i < o->pod.n_ports; i++)
 			free(o->pod.ports[i].name);
 		free(o->pod.ports);
+		break;
+	case K8S_SERVICE:
+		k8s_service_free(&o->svc);
+		break;
+	case K8S_ENDPOINTSLICE:
+		k8s_eps_free(&o->eps);
+		break;
+	case K8S_NETWORKPOLICY:
+		k8s_netpol_free(&o->np);
 		break;
 	default:
 		break;

@@ -68,9 +68,129 @@ struct k8s_pod {
 };
 
 /* Filled in by the services and policy issues. */
-struct k8s_service { int unused; };
-struct k8s_endpointslice { int unused; };
-struct k8s_networkpolicy { int unused; };
+enum k8s_service_type {
+	K8S_SVC_CLUSTER_IP = 0,
+	K8S_SVC_NODE_PORT,
+	K8S_SVC_LOAD_BALANCER,
+	K8S_SVC_EXTERNAL_NAME,   /* DNS only: no frontends */
+};
+
+struct k8s_service_port {
+	char *name;                /* "" when unnamed (single-port services) */
+	uint8_t proto;             /* IPPROTO_TCP (default), _UDP, _SCTP */
+	uint16_t port;             /* port */
+	uint16_t node_port;        /* nodePort, 0: none */
+	uint16_t target_port;      /* numeric targetPort (default: port); 0 when named */
+	char *target_port_name;    /* named targetPort, "" when numeric */
+};
+
+struct k8s_service {
+	enum k8s_service_type type;
+	int headless;              /* clusterIP: None: no frontends */
+	size_t n_cluster_ips;
+	struct tern_addr cluster_ips[2]; /* spec.clusterIPs (or clusterIP): one per family */
+	size_t n_external_ips;
+	struct tern_addr *external_ips;  /* spec.externalIPs */
+	size_t n_lb_ips;
+	struct tern_addr *lb_ips;        /* status.loadBalancer.ingress[].ip */
+	size_t n_ports;
+	struct k8s_service_port *ports;
+	int affinity_client_ip;    /* spec.sessionAffinity: ClientIP */
+	uint32_t affinity_timeout; /* sessionAffinityConfig.clientIP.timeoutSeconds (10800) */
+	int etp_local;             /* spec.externalTrafficPolicy: Local */
+	int itp_local;             /* spec.internalTrafficPolicy: Local */
+};
+
+struct k8s_eps_port {
+	char *name;                /* "" when unnamed; matches the service port's name */
+	uint8_t proto;
+	uint16_t port;             /* 0 when absent */
+};
+
+struct k8s_eps_endpoint {
+	size_t n_addrs;
+	struct tern_addr *addrs;
+	int ready;                 /* conditions.ready (absent: true) */
+	int serving;               /* conditions.serving (absent: as ready) */
+	int terminating;           /* conditions.terminating (absent: false) */
+	char *node_name;           /* nodeName, "" if absent */
+};
+
+struct k8s_endpointslice {
+	char *service;             /* label kubernetes.io/service-name ("" if absent) */
+	int family;                /* addressType: 4 (IPv4), 6 (IPv6); 0: FQDN, ignored */
+	size_t n_ports;
+	struct k8s_eps_port *ports;
+	size_t n_endpoints;
+	struct k8s_eps_endpoint *endpoints;
+};
+
+/* A label selector (metav1.LabelSelector): every matchLabels pair and every
+ * expression must hold; an empty one matches everything. */
+enum k8s_sel_op {
+	K8S_SEL_IN = 0,
+	K8S_SEL_NOT_IN,
+	K8S_SEL_EXISTS,
+	K8S_SEL_DOES_NOT_EXIST,
+};
+
+struct k8s_sel_expr {
+	char *key;
+	enum k8s_sel_op op;
+	size_t n_values;
+	char **values;             /* sorted, unique; none for (Does[Not])Exist */
+};
+
+struct k8s_selector {
+	struct k8s_labels match;   /* matchLabels */
+	size_t n_exprs;
+	struct k8s_sel_expr *exprs; /* matchExpressions, in document order */
+};
+
+/* An ipBlock's cidr or one of its except entries. */
+struct k8s_cidr {
+	struct tern_addr addr;     /* NBO, host bits cleared; IPv4 v4-mapped */
+	uint8_t bits;              /* prefix length over the 16 bytes (IPv4 /n: 96 + n) */
+	uint8_t v4;                /* written as an IPv4 CIDR */
+};
+
+/* networking.k8s.io/v1 NetworkPolicy. Directions index the arrays. */
+#define K8S_NP_INGRESS 0
+#define K8S_NP_EGRESS 1
+
+struct k8s_np_peer {
+	/* podSelector and/or namespaceSelector ... */
+	int has_pod_sel;           /* podSelector given (empty: every pod) */
+	int has_ns_sel;            /* namespaceSelector given; else the policy's namespace */
+	struct k8s_selector pod_sel;
+	struct k8s_selector ns_sel;
+	/* ... or an ipBlock */
+	int is_block;
+	struct k8s_cidr cidr;
+	size_t n_except;
+	struct k8s_cidr *except;   /* each strictly inside cidr */
+};
+
+struct k8s_np_port {
+	uint8_t proto;             /* IPPROTO_TCP (default), _UDP, _SCTP */
+	uint16_t port;             /* 0: every port of proto */
+	uint16_t end_port;         /* endPort, 0: none (port alone) */
+	char *name;                /* a named port ("" when numeric or absent) */
+};
+
+struct k8s_np_rule {
+	size_t n_peers;            /* 0: every peer (from/to absent or empty) */
+	struct k8s_np_peer *peers;
+	size_t n_ports;            /* 0: every port and protocol */
+	struct k8s_np_port *ports;
+};
+
+struct k8s_networkpolicy {
+	struct k8s_selector pod_sel; /* spec.podSelector: the pods it isolates */
+	int types[2];              /* policyTypes, defaults applied */
+	size_t n_rules[2];
+	struct k8s_np_rule *rules[2];
+};
 
 struct k8s_object {
 	enum k8s_kind kind;

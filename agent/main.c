@@ -17,10 +17,14 @@
 #include "agent/config.h"
 #include "agent/dataplane.h"
 #include "agent/files.h"
+#include "agent/health.h"
+#include "agent/kube.h"
+#include "agent/kubeconfig.h"
 #include "agent/log.h"
 #include "agent/model.h"
 #include "agent/netlink.h"
 #include "agent/reconcile.h"
+#include "agent/services.h"
 
 #define RESYNC_SECONDS 60
 
@@ -29,10 +33,15 @@ struct agent {
 	struct dataplane dp;
 	struct model *model;
 	struct files_ds *files;
+	struct kube_ds *kube;        /* datastore.type kubernetes, instead of files */
+	struct health *health;       /* health.address set */
 	struct nl_mon *nl;
 	struct reconciler *rec;
+	struct svc_sync *svc;
 	int epfd, sigfd, gcfd, resyncfd;
 	int dirty;
+	int reconciled;              /* at least once */
+	int ready;
 };
 
 static void usage(FILE *f)
@@ -74,18 +83,90 @@ static int epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+/* Services: the NAT maps; UDP backends that went get their flows cleaned. */
+static int reconcile_services(struct agent *a)
+{
+	struct svc_stats st;
+	struct svc_gone *gone;
+	size_t n_gone;
+	int err = svc_sync_run(a->svc, a->model, &st, &gone, &n_gone);
+
+	if (st.fe_writes || st.be_writes)
+		log_info("services: %u ports, %u frontends, %u backends (%u + %u entries written)",
+			 st.ports, st.frontends, st.backends, st.fe_writes, st.be_writes);
+	if (n_gone)
+		dataplane__udp_gone(&a->dp, gone, n_gone);
+	free(gone);
+	return err;
+}
+
 static void reconcile(struct agent *a)
 {
 	struct reconcile_stats st;
 	int err = reconciler_run(a->rec, a->model, &st);
+	int serr = reconcile_services(a);
 
 	a->dirty = 0;
+	a->reconciled = 1;
 	if (st.attached || st.detached || st.map_writes || st.errors || err)
 		log_info("reconciled: %u attached, %u adopted, %u detached, %u map writes, "
 			 "%u errors", st.attached, st.adopted, st.detached, st.map_writes,
 			 st.errors);
-	if (err)
+	if (err || serr)
 		a->dirty = 1; /* retried at the next resync */
+}
+
+/* ---- the datastore: files or kubernetes ---- */
+
+static int datastore_open(struct agent *a)
+{
+	int err;
+
+	if (a->cfg.datastore_type == DATASTORE_KUBERNETES)
+		return kube_ds_open(a->cfg.kubeconfig, a->model, &a->kube);
+	err = files_ds_open(a->cfg.datastore_path, a->model, &a->files);
+	if (err)
+		log_error("datastore %s: %s", a->cfg.datastore_path, strerror(-err));
+	return err;
+}
+
+static int datastore_fd(const struct agent *a)
+{
+	return a->kube ? kube_ds_fd(a->kube) : files_ds_fd(a->files);
+}
+
+/* The model is complete enough to act on: until the first full list, an
+ * empty model would detach every pod that is running fine. */
+static int datastore_synced(const struct agent *a)
+{
+	return !a->kube || kube_ds_synced(a->kube);
+}
+
+/* Ready once the datastore is synced and the dataplane reconciled to it;
+ * it stays ready (the dataplane keeps working on the last known state). */
+static void readiness_update(struct agent *a)
+{
+	char pending[256], why[320];
+
+	if (a->ready)
+		return;
+	if (datastore_synced(a) && a->reconciled) {
+		a->ready = 1;
+		if (a->health)
+			health_set_ready(a->health, 1, NULL);
+		log_info("ready");
+		return;
+	}
+	if (!a->health)
+		return;
+	if (a->kube && !kube_ds_synced(a->kube)) {
+		kube_ds_pending(a->kube, pending, sizeof(pending));
+		snprintf(why, sizeof(why), "waiting for the first list of %s from %s", pending,
+			 kube_ds_server(a->kube));
+	} else {
+		snprintf(why, sizeof(why), "waiting for the first reconcile");
+	}
+	health_set_ready(a->health, 0, why);
 }
 
 static void ct_gc(struct agent *a)
@@ -132,6 +213,11 @@ static int run(struct agent *a)
 			} else if (a->files && fd == files_ds_fd(a->files)) {
 				if (files_ds_process(a->files) > 0)
 					a->dirty = 1;
+			} else if (a->kube && fd == kube_ds_fd(a->kube)) {
+				if (kube_ds_process(a->kube) > 0)
+					a->dirty = 1;
+			} else if (a->health && fd == health_fd(a->health)) {
+				/* served below, on every turn */
 			} else if (fd == nl_mon_fd(a->nl)) {
 				err = nl_mon_process(a->nl, on_link, a);
 				if (err == -ENOBUFS) {
@@ -144,12 +230,31 @@ static int run(struct agent *a)
 				ct_gc(a);
 			} else if (fd == a->resyncfd) {
 				drain_timer(fd);
+				svc_sync_resync(a->svc);
 				a->dirty = 1;
 			}
 		}
-		if (a->dirty)
+		if ((a->dirty || !a->reconciled) && datastore_synced(a))
 			reconcile(a);
+		readiness_update(a);
+		if (a->health)
+			health_process(a->health);
 	}
+}
+
+/* --check: a kubeconfig the config names must be usable too (the in-cluster
+ * config exists only in a pod, so it is not checked). */
+static int check_kubeconfig(const struct tern_config *cfg, char *msg, size_t len)
+{
+	struct kube_conn conn;
+	int err;
+
+	if (cfg->datastore_type != DATASTORE_KUBERNETES || !*cfg->kubeconfig)
+		return 0;
+	err = kube_conn_kubeconfig(cfg->kubeconfig, &conn, msg, len);
+	if (!err)
+		kube_conn_free(&conn);
+	return err;
 }
 
 int main(int argc, char **argv)
@@ -198,21 +303,19 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (check) {
-		printf("%s: ok\n", config);
+		err = check_kubeconfig(&a.cfg, msg, sizeof(msg));
+		if (err)
+			fprintf(stderr, "ternd: %s\n", msg);
+		else
+			printf("%s: ok\n", config);
 		config_free(&a.cfg);
-		return 0;
+		return err ? 2 : 0;
 	}
 	enum tern_log_level lvl;
 
 	if (log_level_parse(a.cfg.log_level, &lvl) == 0)
 		log_set_level(lvl);
 	log_route_libbpf();
-	if (a.cfg.datastore_type != DATASTORE_FILES) {
-		log_error("datastore.type kubernetes is not available in this build yet");
-		err = -ENOTSUP;
-		goto out;
-	}
-
 	/* signals first: a SIGTERM during start-up still exits cleanly */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -226,7 +329,8 @@ int main(int argc, char **argv)
 		goto out;
 	a.model = model_new();
 	a.rec = reconciler_new(&a.cfg, &a.dp);
-	if (!a.model || !a.rec) {
+	a.svc = svc_sync_new(&a.cfg, a.dp.nat_fe_fd, a.dp.nat_be_fd);
+	if (!a.model || !a.rec || !a.svc) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -237,11 +341,9 @@ int main(int argc, char **argv)
 		log_error("netlink: %s", strerror(-err));
 		goto out;
 	}
-	err = files_ds_open(a.cfg.datastore_path, a.model, &a.files);
-	if (err) {
-		log_error("datastore %s: %s", a.cfg.datastore_path, strerror(-err));
+	err = datastore_open(&a);
+	if (err)
 		goto out;
-	}
 	a.gcfd = timer_new(a.cfg.ct_gc_interval);
 	a.resyncfd = timer_new(RESYNC_SECONDS);
 	a.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -250,22 +352,30 @@ int main(int argc, char **argv)
 		log_error("set up event loop: %s", strerror(errno));
 		goto out;
 	}
-	if ((err = epoll_add(a.epfd, a.sigfd)) || (err = epoll_add(a.epfd, files_ds_fd(a.files))) ||
+	if ((err = epoll_add(a.epfd, a.sigfd)) || (err = epoll_add(a.epfd, datastore_fd(&a))) ||
 	    (err = epoll_add(a.epfd, nl_mon_fd(a.nl))) || (err = epoll_add(a.epfd, a.gcfd)) ||
 	    (err = epoll_add(a.epfd, a.resyncfd)))
 		goto out;
+	if (*a.cfg.health_address &&
+	    ((err = health_open(a.cfg.health_address, &a.health)) ||
+	     (err = epoll_add(a.epfd, health_fd(a.health)))))
+		goto out;
 
 	log_info("ternd on node %s: pins %s, datastore %s", a.cfg.node_name, a.cfg.pin_path,
-		 a.cfg.datastore_path);
-	reconcile(&a);
-	log_info("ready");
+		 a.kube ? kube_ds_server(a.kube) : a.cfg.datastore_path);
+	if (datastore_synced(&a))
+		reconcile(&a);
+	readiness_update(&a);
 	err = run(&a);
 out:
 	if (a.files)
 		files_ds_close(a.files);
+	kube_ds_close(a.kube);
+	health_close(a.health);
 	if (a.nl)
 		nl_mon_close(a.nl);
 	reconciler_free(a.rec);
+	svc_sync_free(a.svc);
 	model_free(a.model);
 	dataplane__close(&a.dp);
 	int fds[] = { a.epfd, a.sigfd, a.gcfd, a.resyncfd };

@@ -15,6 +15,8 @@
 #include "agent/naming.h"
 #include "agent/reconcile.h"
 #include "agent/tc_hook.h"
+#include "agent/vec.h"
+#include "policy/policy.h"
 
 struct hooked {
 	char name[IF_NAMESIZE];
@@ -32,7 +34,12 @@ struct reconciler {
 	struct hooked *hooked;
 	size_t n_hooked, cap_hooked;
 	bool swept; /* stale pins under links/ looked at once */
+	struct policy *pol; /* network policy: programs, ipsets, counters */
 };
+
+/* The flags that say what an interface is (the rest say how it is
+ * treated, e.g. isolation, and change without re-attaching). */
+#define IF_KIND (TERN_IF_F_WORKLOAD | TERN_IF_F_DATA)
 
 /* One interface tern should run on. */
 struct want_if {
@@ -47,33 +54,23 @@ struct want_ep {
 	struct tern_ep ep;
 };
 
-/* Append a zeroed element to a growable array; NULL when out of memory. */
-static void *vec_push(void *arrp, size_t *n, size_t *cap, size_t size)
-{
-	void **arr = arrp;
-
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 32;
-		void *p = realloc(*arr, c * size);
-
-		if (!p)
-			return NULL;
-		*arr = p;
-		*cap = c;
-	}
-	void *e = (char *)*arr + (*n)++ * size;
-
-	memset(e, 0, size);
-	return e;
-}
-
 struct reconciler *reconciler_new(const struct tern_config *cfg, struct dataplane *dp)
 {
 	struct reconciler *r = calloc(1, sizeof(*r));
 
+	struct policy_opts po = {
+		.node = cfg->node_name, .jmp_fd = dp->jmp_fd, .polctx_fd = dp->polctx_fd,
+		.ipset_fd = dp->ipset_fd, .polcnt_fd = dp->polcnt_fd,
+	};
+
 	if (r) {
 		r->cfg = cfg;
 		r->dp = dp;
+		r->pol = policy_new(&po);
+		if (!r->pol) {
+			free(r);
+			r = NULL;
+		}
 	}
 	return r;
 }
@@ -84,6 +81,7 @@ void reconciler_free(struct reconciler *r)
 		return;
 	free(r->links);
 	free(r->hooked);
+	policy_free(r->pol);
 	free(r);
 }
 
@@ -97,7 +95,7 @@ static struct nl_link *link_by_name(struct reconciler *r, const char *name)
 	struct nl_link key;
 
 	snprintf(key.name, sizeof(key.name), "%s", name);
-	return bsearch(&key, r->links, r->n_links, sizeof(key), link_cmp);
+	return vec_find(&key, r->links, r->n_links, sizeof(key), link_cmp);
 }
 
 static void link_remove_index(struct reconciler *r, int ifindex)
@@ -125,7 +123,7 @@ void reconciler_link_event(struct reconciler *r, enum nl_event ev, const struct 
 		return;
 	}
 	*n = *l;
-	qsort(r->links, r->n_links, sizeof(r->links[0]), link_cmp);
+	vec_sort(r->links, r->n_links, sizeof(r->links[0]), link_cmp);
 }
 
 void reconciler_links_reset(struct reconciler *r)
@@ -210,7 +208,7 @@ static int ep_cmp(const void *a, const void *b)
 /* e must be sorted by address */
 static struct want_ep *ep_find(const struct want_ep *e, size_t n, const struct tern_addr *a)
 {
-	return bsearch(a, e, n, sizeof(*e), ep_cmp);
+	return vec_find(a, e, n, sizeof(*e), ep_cmp);
 }
 
 /* --- id allocation -------------------------------------------------------- */
@@ -327,6 +325,78 @@ static void sweep_stale_pins(struct reconciler *r, const struct want_if *w, size
 	}
 }
 
+/* --- network policy ------------------------------------------------------ */
+
+/* Phase 1 of policy (policy/policy.h) for the local endpoints, and their
+ * isolation flags into want (interfaces) and weps (endpoints). */
+static int policy_step(struct reconciler *r, const struct model *m,
+		       const struct k8s_object *const *pods, size_t n_pods, struct want_if *want,
+		       size_t n_want, struct want_ep *weps, size_t n_weps,
+		       const struct cur_if *cur, size_t n_cur, const struct want_ep *ceps,
+		       size_t n_ceps, struct reconcile_stats *st)
+{
+	struct pol_ep_in *eps = calloc(n_pods ? n_pods : 1, sizeof(*eps));
+	struct want_if **wifs = calloc(n_pods ? n_pods : 1, sizeof(*wifs));
+	unsigned *iso = calloc(n_pods ? n_pods : 1, sizeof(*iso));
+	struct policy_stats ps = { 0 };
+	size_t n = 0;
+	int err = -ENOMEM;
+
+	if (!eps || !wifs || !iso)
+		goto out;
+	for (size_t i = 0; i < n_pods; i++) {
+		const struct k8s_object *o = pods[i];
+		struct want_if *w = NULL;
+		__u32 id = 0;
+
+		if (!pod_is_local(r, o))
+			continue;
+		for (size_t j = 0; j < n_want && !w; j++)
+			if (want[j].pod == o)
+				w = &want[j];
+		id = w ? w->st.ep_id : 0;
+		for (size_t k = 0; k < o->pod.n_ips && !id; k++) {
+			struct want_ep *e = ep_find(weps, n_weps, &o->pod.ips[k]);
+
+			id = e ? e->ep.ep_id : 0;
+		}
+		if (!id)
+			continue;
+		eps[n] = (struct pol_ep_in){ .ep_id = id, .pod = o };
+		wifs[n++] = w;
+	}
+	err = policy_apply(r->pol, m, eps, n, iso, &ps);
+	for (size_t i = 0; i < n; i++) {
+		const struct k8s_object *o = eps[i].pod;
+		const struct cur_if *c = wifs[i] ? cur_if_find(cur, n_cur, wifs[i]->ifindex) : NULL;
+		__u32 if_iso = (iso[i] & POLICY_ISO_IN ? TERN_IF_F_ISO_IN : 0) |
+			       (iso[i] & POLICY_ISO_EG ? TERN_IF_F_ISO_EG : 0);
+
+		if (iso[i] & POLICY_ISO_KEEP) /* policy could not tell: as it was */
+			if_iso = c ? c->st.flags & (TERN_IF_F_ISO_IN | TERN_IF_F_ISO_EG) : 0;
+		if (wifs[i])
+			wifs[i]->st.flags |= if_iso;
+		for (size_t k = 0; k < o->pod.n_ips; k++) {
+			struct want_ep *e = ep_find(weps, n_weps, &o->pod.ips[k]);
+			const struct want_ep *ce = ep_find(ceps, n_ceps, &o->pod.ips[k]);
+
+			if (!e)
+				continue;
+			if (iso[i] & POLICY_ISO_KEEP)
+				e->ep.flags |= ce ? ce->ep.flags & TERN_EP_F_ISO_IN : 0;
+			else if (iso[i] & POLICY_ISO_IN)
+				e->ep.flags |= TERN_EP_F_ISO_IN;
+		}
+	}
+	st->map_writes += ps.set_writes + ps.installed;
+	st->errors += ps.errors;
+out:
+	free(eps);
+	free(wifs);
+	free(iso);
+	return err;
+}
+
 /* --- the run -------------------------------------------------------------- */
 
 int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile_stats *st)
@@ -414,8 +484,8 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 				w->st.ip6 = *a;
 		}
 	}
-	qsort(weps, n_weps, sizeof(*weps), ep_cmp);
-	qsort(ceps, n_ceps, sizeof(*ceps), ep_cmp);
+	vec_sort(weps, n_weps, sizeof(*weps), ep_cmp);
+	vec_sort(ceps, n_ceps, sizeof(*ceps), ep_cmp);
 	for (size_t i = 0; i < n_want; i++) {
 		const struct k8s_object *o = want[i].pod;
 
@@ -431,7 +501,7 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 	for (size_t i = 0; i < n_want; i++) {
 		const struct cur_if *c = cur_if_find(cur, n_cur, want[i].ifindex);
 
-		if (c && c->st.flags == want[i].st.flags && c->st.slot) {
+		if (c && (c->st.flags & IF_KIND) == want[i].st.flags && c->st.slot) {
 			want[i].st.slot = c->st.slot;
 			used_slots[n_used_slots++] = c->st.slot;
 			if (c->st.ep_id && want[i].pod) {
@@ -492,6 +562,10 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 				e->ep.ep_id = id;
 		}
 	}
+	/* network policy: programs in place before step 3 points flags at them */
+	if (policy_step(r, m, pods, n_pods, want, n_want, weps, n_weps, cur, n_cur, ceps, n_ceps,
+			st))
+		err = -EAGAIN;
 
 	/* 3. write state before attaching: a hook never runs without it */
 	for (size_t i = 0; i < n_weps; i++) {
@@ -535,7 +609,7 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 
 		for (size_t j = 0; j < n_want; j++)
 			if (!strcmp(want[j].name, h->name) && want[j].ifindex == h->ifindex &&
-			    want[j].st.flags == h->flags)
+			    (want[j].st.flags & IF_KIND) == (h->flags & IF_KIND))
 				keep = true;
 		if (keep) {
 			i++;
@@ -572,6 +646,15 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 		if (bpf_map_delete_elem(fd_ep, &ceps[i].addr) == 0)
 			st->map_writes++;
 	}
+
+	/* 6. policy programs, counters and set members nobody wants, now
+	 * that no flag points at them */
+	struct policy_stats ps = { 0 };
+
+	if (policy_cleanup(r->pol, &ps))
+		err = -EAGAIN;
+	st->map_writes += ps.set_writes + ps.removed;
+	st->errors += ps.errors;
 out:
 	free(want);
 	free(weps);

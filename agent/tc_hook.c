@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 
 #include "agent/log.h"
+#include "agent/link_pin.h"
 #include "agent/tc_hook.h"
 
 #define TERN_BPF_TCX_INGRESS 46
@@ -55,29 +56,19 @@ static __u32 dir_attach_type(enum tc_dir dir)
 	return dir == TC_INGRESS ? TERN_BPF_TCX_INGRESS : TERN_BPF_TCX_EGRESS;
 }
 
-/* An existing pin for this interface and direction: keep the link and
- * swap its program atomically. Returns 1 when adopted, 0 when there was
- * nothing usable (a stale pin is removed), -errno on failure. */
-static int tc_hook__adopt(const char *pin, int ifindex, enum tc_dir dir, int prog_fd)
-{
-	struct tc_hook_info info;
-	int fd = bpf_obj_get(pin), err;
+struct tcx_target {
+	int ifindex;
+	__u32 attach_type;
+};
 
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	err = tc_hook__info(fd, &info);
-	if (err || info.ifindex != (__u32)ifindex || info.attach_type != dir_attach_type(dir)) {
-		/* the interface went (or was recreated): drop the defunct link */
-		log_debug("removing stale tc link %s", pin);
-		close(fd);
-		unlink(pin);
-		return 0;
-	}
-	err = bpf_link_update(fd, prog_fd, NULL);
-	if (err)
-		err = -errno;
-	close(fd);
-	return err ? err : 1;
+/* The pinned link still sits on this interface (not a recreated one). */
+static int tcx_match(int link_fd, const void *arg)
+{
+	const struct tcx_target *t = arg;
+	struct tc_hook_info info = {};
+
+	return tc_hook__info(link_fd, &info) == 0 && info.ifindex == (__u32)t->ifindex &&
+	       info.attach_type == t->attach_type;
 }
 
 int tc_hook__attach(const char *pin_path, const char *ifname, int ifindex,
@@ -86,8 +77,10 @@ int tc_hook__attach(const char *pin_path, const char *ifname, int ifindex,
 	char pin[PATH_MAX];
 	int fd, err;
 
+	struct tcx_target t = { ifindex, dir_attach_type(dir) };
+
 	tc_hook__pin_file(pin, sizeof(pin), pin_path, ifname, dir);
-	err = tc_hook__adopt(pin, ifindex, dir, prog_fd);
+	err = link_pin__adopt(pin, prog_fd, tcx_match, &t);
 	if (err == 1)
 		return TC_HOOK_ADOPTED;
 	if (err) {
@@ -102,30 +95,18 @@ int tc_hook__attach(const char *pin_path, const char *ifname, int ifindex,
 			  err == -EINVAL ? " (tcx needs Linux 6.6 or newer)" : errno_hint(err));
 		return err;
 	}
-	if (bpf_obj_pin(fd, pin)) {
-		err = -errno;
+	err = link_pin__pin(fd, pin);
+	if (err) {
 		log_error("tc %s %s: pin %s: %s", ifname, dir_suffix[dir], pin, strerror(-err));
-		close(fd); /* the link goes with its last reference */
 		return err;
 	}
-	close(fd);
 	return TC_HOOK_CREATED;
 }
 
 int tc_hook__detach(const char *pin_path, const char *ifname, enum tc_dir dir)
 {
 	char pin[PATH_MAX];
-	int fd, err = 0;
 
 	tc_hook__pin_file(pin, sizeof(pin), pin_path, ifname, dir);
-	fd = bpf_obj_get(pin);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	/* detach now, even if someone else holds the link open */
-	if (bpf_link_detach(fd) && errno != EINVAL && errno != ENOLINK)
-		err = -errno;
-	close(fd);
-	if (unlink(pin) && errno != ENOENT && !err)
-		err = -errno;
-	return err;
+	return link_pin__detach(pin);
 }

@@ -48,3 +48,108 @@ int tern_ct_gc(struct bpf_iter__bpf_map_elem *ctx)
 	}
 	return 0;
 }
+
+/* A UDP backend that went: is (addr, port) one? */
+static __always_inline int gone(const struct tern_addr *addr, __be16 port)
+{
+	struct tern_nat_gone_key k = { .addr = *addr, .port = port, .proto = IPPROTO_UDP };
+
+	return bpf_map_lookup_elem(&tern_nat_gone_v1, &k) != NULL;
+}
+
+__u64 gone_deleted;
+
+/* Conntrack entries of UDP flows aimed at a backend that went: the tc NAT
+ * pair (the client's entry names the backend in nat_*, the backend's has
+ * it as one side) and plain flows of sockets that connected to it. */
+SEC("iter/bpf_map_elem")
+int tern_ct_gone(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct tern_ct_key *k = ctx->key;
+	struct tern_ct_value *v = ctx->value;
+
+	if (!k || !v) {
+		BPF_SEQ_PRINTF(ctx->meta->seq, "%llu\n", gone_deleted);
+		gone_deleted = 0;
+		return 0;
+	}
+	if (k->proto != IPPROTO_UDP)
+		return 0;
+	if (((v->flags & TERN_CT_F_NAT_FWD) && gone(&v->nat_addr, v->nat_port)) ||
+	    gone(&k->addr_a, k->port_a) || gone(&k->addr_b, k->port_b)) {
+		struct tern_ct_key dk = *k;
+
+		if (bpf_map_delete_elem(&tern_ct_v1, &dk) == 0)
+			gone_deleted++;
+	}
+	return 0;
+}
+
+/* Kernel socket types as far as we read them (CO-RE relocates the offsets;
+ * the ___k flavour keeps the kernel's in6_addr apart from the uapi one). */
+struct in6_addr___k {
+	union {
+		__u32 u6_addr32[4];
+	} in6_u;
+} __attribute__((preserve_access_index));
+
+struct sock_common {
+	__be32 skc_daddr;
+	__be16 skc_dport;
+	unsigned short skc_family;
+	volatile unsigned char skc_state;
+	struct in6_addr___k skc_v6_daddr;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+
+struct inet_sock {
+	struct sock sk;
+} __attribute__((preserve_access_index));
+
+struct udp_sock {
+	struct inet_sock inet;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__udp {
+	struct bpf_iter_meta *meta;
+	struct udp_sock *udp_sk;
+} __attribute__((preserve_access_index));
+
+extern int bpf_sock_destroy(struct sock_common *sk) __ksym __weak;
+
+#define TCP_ESTABLISHED 1 /* a connected UDP socket's state */
+
+__u64 socks_destroyed;
+
+/* UDP sockets of this network namespace still connected to a backend that
+ * went: closed (their owners see an error and reconnect). */
+SEC("iter/udp")
+int tern_udp_gone(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *us = ctx->udp_sk;
+	struct tern_addr a;
+
+	if (!us) {
+		BPF_SEQ_PRINTF(ctx->meta->seq, "%llu\n", socks_destroyed);
+		socks_destroyed = 0;
+		return 0;
+	}
+	struct sock_common *sk = &us->inet.sk.__sk_common;
+
+	if (sk->skc_state != TCP_ESTABLISHED)
+		return 0;
+	if (sk->skc_family == AF_INET) {
+		tern_addr_set_v4(&a, sk->skc_daddr);
+	} else {
+		a.w[0] = sk->skc_v6_daddr.in6_u.u6_addr32[0];
+		a.w[1] = sk->skc_v6_daddr.in6_u.u6_addr32[1];
+		a.w[2] = sk->skc_v6_daddr.in6_u.u6_addr32[2];
+		a.w[3] = sk->skc_v6_daddr.in6_u.u6_addr32[3];
+	}
+	if (gone(&a, sk->skc_dport) && bpf_sock_destroy && bpf_sock_destroy(sk) == 0)
+		socks_destroyed++;
+	return 0;
+}

@@ -2,7 +2,8 @@
 /* tc programs: tern_from_ep / tern_to_ep on the host side of each local
  * pod's veth (ingress / egress), tern_host_in / tern_host_out on the node's
  * data interfaces, and the *_cont programs a flow's first packet continues
- * in after an endpoint's policy program judged it (lib/policy.h). */
+ * in after an endpoint's policy program judged it (lib/policy.h). Services
+ * are translated here when connect-time load balancing did not (lib/svc.h). */
 #include "lib/common.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
@@ -11,78 +12,10 @@
 #include "lib/ep.h"
 #include "lib/fwd.h"
 #include "lib/policy.h"
+#include "lib/flow.h"
+#include "lib/svc.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* On to a local pod (directly when the FIB knows the way), or the stack. */
-static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
-				   struct tern_counters *row, __u32 in_if, __u32 dst_if)
-{
-	if (dst_if && dst_if != in_if && fwd__to_local_ep(skb, p, dst_if) == TC_ACT_REDIRECT) {
-		count(row, TERN_CNT_FWD_PEER);
-		return TC_ACT_REDIRECT;
-	}
-	count(row, TERN_CNT_TO_STACK);
-	return TC_ACT_OK;
-}
-
-/* A first packet's state, kept across its policy tail calls. */
-static __always_inline struct tern_scratch *flow__save(const struct pkt *p,
-						       const struct ct_ctx *c, __u32 ifindex,
-						       __u32 slot, const struct tern_ep *dst)
-{
-	struct tern_scratch *s = scratch__get();
-	struct flow_state *f;
-
-	if (!s)
-		return NULL;
-	f = scratch__flow(s);
-	f->p = *p;
-	f->c = *c;
-	f->ifindex = ifindex;
-	f->slot = slot;
-	f->dst_if = dst && (dst->flags & TERN_EP_F_LOCAL) ? dst->ifindex : 0;
-	f->dst_ep_id = dst ? dst->ep_id : 0;
-	f->dst_flags = dst ? dst->flags : 0;
-	return s;
-}
-
-/* The flow is allowed everywhere it needs to be: record it, send it on. */
-static __always_inline int flow__finish(struct __sk_buff *skb, struct tern_scratch *s,
-					struct tern_counters *row)
-{
-	struct flow_state *f = scratch__flow(s);
-
-	track__create(&f->p, row, &f->c);
-	return forward(skb, &f->p, row, f->ifindex, f->dst_if);
-}
-
-/* A new flow towards a local pod that isolates its ingress goes through
- * that pod's policy first (cont: where to resume). */
-static __always_inline int flow__to_dst(struct __sk_buff *skb, struct tern_scratch *s,
-					struct tern_counters *row, __u32 cont)
-{
-	struct flow_state *f = scratch__flow(s);
-
-	if (f->dst_if && (f->dst_flags & TERN_EP_F_ISO_IN)) {
-		policy__judge(skb, s, f->dst_ep_id, TERN_POL_INGRESS, &f->p.t.src, cont);
-		return drop(row, TERN_CNT_DROP_NO_POLICY);
-	}
-	return flow__finish(skb, s, row);
-}
-
-/* Resuming after a policy program: its verdict, the flow's counter row. */
-static __always_inline struct tern_scratch *flow__resume(struct tern_counters **row)
-{
-	struct tern_scratch *s = scratch__get();
-
-	*row = s ? counters__row(scratch__flow(s)->slot) : NULL;
-	if (s && s->pol.verdict != TERN_POL_ALLOW) {
-		count(*row, TERN_CNT_DROP_POLICY);
-		return NULL;
-	}
-	return s;
-}
 
 /* Pod -> node. */
 SEC("tc")
@@ -118,19 +51,33 @@ int tern_from_ep(struct __sk_buff *skb)
 	rc = track__lookup(&p, row, &c);
 	if (track__drop_reason(rc))
 		return drop(row, track__drop_reason(rc));
+	if (rc != CT_NEW) {
+		int t = rc == CT_ESTABLISHED ? svc__established(skb, &p, &c) :
+			rc == CT_RELATED ? svc__related(skb, &p, &c) : 0;
+		__u32 dst_if = local_ifindex(bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst));
 
-	struct tern_ep *dst = bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst);
+		if (t < 0)
+			return drop(row, TERN_CNT_DROP_MALFORMED);
+		if (t == SVC_REPLIED)
+			return forward_reply(skb, &p, row, dst_if);
+		return forward(skb, &p, row, dst_if);
+	}
 
-	if (rc != CT_NEW)
-		return forward(skb, &p, row, ifindex,
-			       dst && (dst->flags & TERN_EP_F_LOCAL) ? dst->ifindex : 0);
+	struct tern_scratch *s = scratch__get();
+	struct flow_state *f = s ? scratch__flow(s) : NULL;
 
-	struct tern_scratch *s = flow__save(&p, &c, ifindex, ifs->slot, dst);
-
-	if (!s)
+	if (!f)
 		return drop(row, TERN_CNT_DROP_NO_POLICY);
-	if (ifs->flags & TERN_IF_F_ISO_EG) {
-		policy__judge(skb, s, ifs->ep_id, TERN_POL_EGRESS, &p.t.dst, TERN_JMP_CONT_FROM_EP);
+	f->nat = 0;
+	switch (svc__new(&p, &c, 0, f)) {
+	case SVC_REJECT:
+		count(row, TERN_CNT_NAT_REJECT);
+		return nat__reject(skb, &p);
+	case SVC_NO_BACKEND:
+		return drop(row, TERN_CNT_DROP_NO_BACKEND);
+	}
+	flow__save(f, &p, &c, ifindex, ifs->slot, bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst));
+	if (ifs->flags & TERN_IF_F_ISO_EG) {		policy__judge(skb, s, ifs->ep_id, TERN_POL_EGRESS, &p.t.dst, TERN_JMP_CONT_FROM_EP);
 		return drop(row, TERN_CNT_DROP_NO_POLICY);
 	}
 	return flow__to_dst(skb, s, row, TERN_JMP_CONT_FROM_EP_DST);
@@ -190,10 +137,13 @@ int tern_to_ep(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 
-	struct tern_scratch *s = flow__save(&p, &c, ifindex, ifs->slot, NULL);
+	struct tern_scratch *s = scratch__get();
 
-	if (s)
+	if (s) {
+		scratch__flow(s)->nat = 0;
+		flow__save(scratch__flow(s), &p, &c, ifindex, ifs->slot, NULL);
 		policy__judge(skb, s, ifs->ep_id, TERN_POL_INGRESS, &p.t.src, TERN_JMP_CONT_TO_EP);
+	}
 	return drop(row, TERN_CNT_DROP_NO_POLICY);
 }
 
@@ -210,13 +160,15 @@ int tern_to_ep_cont(struct __sk_buff *skb __attribute__((unused)))
 	return TC_ACT_OK;
 }
 
-/* Outside -> node: packets for local pods go straight to them. */
+/* Outside -> node: packets for local pods go straight to them; NodePorts,
+ * external and load-balancer IPs are translated to their backends. */
 SEC("tc")
 int tern_host_in(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex;
 	struct tern_ifstate *ifs = bpf_map_lookup_elem(&tern_ifstate_v1, &ifindex);
-	struct tern_counters *row = counters__row(ifs ? ifs->slot : TERN_SLOT_NONE);
+	__u32 slot = ifs ? ifs->slot : TERN_SLOT_NONE;
+	struct tern_counters *row = counters__row(slot);
 	struct ct_ctx c = {};
 	struct pkt p = {};
 	int rc;
@@ -229,21 +181,48 @@ int tern_host_in(struct __sk_buff *skb)
 		return drop(row, TERN_CNT_DROP_MALFORMED);
 
 	struct tern_ep *dst = bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst);
+	struct tern_nat_fe *fe = local_ifindex(dst) ? NULL : nat__frontend(&p.t);
 
-	if (!dst || !(dst->flags & TERN_EP_F_LOCAL) || !dst->ifindex) {
+	/* the node's own traffic is none of ours */
+	if (!local_ifindex(dst) && !(fe && (fe->flags & TERN_FE_F_EXTERNAL)) &&
+	    p.icmp != PKT_ICMP_ERROR) {
 		count(row, TERN_CNT_TO_STACK);
 		return TC_ACT_OK;
 	}
 	rc = track__lookup(&p, row, &c);
 	if (track__drop_reason(rc))
 		return drop(row, track__drop_reason(rc));
-	if (rc != CT_NEW)
-		return forward(skb, &p, row, ifindex, dst->ifindex);
+	if (rc != CT_NEW) {
+		int t = rc == CT_ESTABLISHED ? svc__established(skb, &p, &c) :
+			rc == CT_RELATED ? svc__related(skb, &p, &c) : 0;
+		__u32 dst_if = local_ifindex(bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst));
 
-	struct tern_scratch *s = flow__save(&p, &c, ifindex, ifs ? ifs->slot : TERN_SLOT_NONE, dst);
+		if (t < 0)
+			return drop(row, TERN_CNT_DROP_MALFORMED);
+		if (t == SVC_REPLIED)
+			return forward_reply(skb, &p, row, dst_if);
+		return forward(skb, &p, row, dst_if);
+	}
 
-	if (!s)
+	struct tern_scratch *s = scratch__get();
+	struct flow_state *f = s ? scratch__flow(s) : NULL;
+
+	if (!f)
 		return drop(row, TERN_CNT_DROP_NO_POLICY);
+	f->nat = 0;
+	switch (svc__new(&p, &c, 1, f)) {
+	case SVC_REJECT:
+		count(row, TERN_CNT_NAT_REJECT);
+		return nat__reject(skb, &p);
+	case SVC_NO_BACKEND:
+		return drop(row, TERN_CNT_DROP_NO_BACKEND);
+	case SVC_NONE:
+		if (!local_ifindex(dst)) {
+			count(row, TERN_CNT_TO_STACK);
+			return TC_ACT_OK;
+		}
+	}
+	flow__save(f, &p, &c, ifindex, slot, bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst));
 	return flow__to_dst(skb, s, row, TERN_JMP_CONT_HOST_IN);
 }
 

@@ -13,6 +13,8 @@ struct ctl {
 	const char *pin_path; /* no trailing slash */
 	int json;             /* -o json */
 	int all;              /* --all: also what is zero or empty */
+	int asm_listing;      /* --asm: policy programs' instructions too */
+	const char *wl_prefix; /* workload interface prefix (bpf.workloadInterfacePrefix) */
 	int argc;             /* positional arguments after the command words */
 	char **argv;
 };
@@ -21,6 +23,10 @@ struct ctl {
 int ct__dump(struct ctl *c);
 int counters__show(struct ctl *c);
 int status__show(struct ctl *c);
+int nat__dump(struct ctl *c);
+int nat__affinity(struct ctl *c);
+int policy__dump(struct ctl *c);
+int ipsets__dump(struct ctl *c);
 
 /* "ternctl: " + message on stderr. */
 void ctl__err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

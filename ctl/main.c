@@ -16,6 +16,7 @@
 
 /* Options only some commands take. */
 #define CMD_OPT_ALL (1U << 0)
+#define CMD_OPT_ASM (1U << 1)
 
 struct cmd {
 	const char *words;  /* what selects it: "conntrack dump" */
@@ -30,6 +31,12 @@ static const struct cmd cmds[] = {
 	{ "conntrack dump", "", 0, 0, ct__dump, "every tracked flow, shown as its opener sent it" },
 	{ "counters", "", 0, CMD_OPT_ALL, counters__show,
 	  "packet counters per interface (--all: also zeros)" },
+	{ "nat dump", "", 0, CMD_OPT_ALL, nat__dump,
+	  "services' frontends and backends (--all: also unused entries)" },
+	{ "nat affinity", "", 0, 0, nat__affinity, "ClientIP affinity: client -> backend" },
+	{ "policy dump", "POD", 1, CMD_OPT_ASM, policy__dump,
+	  "a pod's (ns/name or IP) policy: rules, hits, digest (--asm: instructions)" },
+	{ "ipsets dump", "", 0, 0, ipsets__dump, "policy ipsets and their members" },
 	{ "status", "", 0, 0, status__show, "attached programs and pinned maps' fill" },
 };
 
@@ -43,7 +50,8 @@ static void usage(FILE *f)
 		char line[64];
 
 		snprintf(line, sizeof(line), "%s%s%s%s", cmds[i].words, *cmds[i].args ? " " : "",
-			 cmds[i].args, cmds[i].opts & CMD_OPT_ALL ? " [--all]" : "");
+			 cmds[i].args, cmds[i].opts & CMD_OPT_ALL ? " [--all]" :
+				       cmds[i].opts & CMD_OPT_ASM ? " [--asm]" : "");
 		fprintf(f, "  %-26s %s\n", line, cmds[i].help);
 	}
 	fprintf(f, "options:\n"
@@ -78,6 +86,7 @@ struct opts {
 	const char *pin_path;
 	int json;
 	int all;
+	int asm_listing;
 	int help;
 };
 
@@ -91,6 +100,7 @@ static int parse_opts(int argc, char **argv, int stop_at_word, struct opts *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "asm", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -113,6 +123,9 @@ static int parse_opts(int argc, char **argv, int stop_at_word, struct opts *o)
 			}
 			o->json = strcmp(optarg, "json") == 0;
 			break;
+		case 'A':
+			o->asm_listing = 1;
+			break;
 		case 'a':
 			o->all = 1;
 			break;
@@ -133,7 +146,7 @@ static int parse_opts(int argc, char **argv, int stop_at_word, struct opts *o)
 int main(int argc, char **argv)
 {
 	struct tern_config cfg = {};
-	struct ctl c = { .pin_path = DEFAULT_PIN_PATH };
+	struct ctl c = { .pin_path = DEFAULT_PIN_PATH, .wl_prefix = "tern" };
 	struct opts o = {};
 	const struct cmd *cmd = NULL;
 	char pin[PATH_MAX], msg[1024];
@@ -177,6 +190,11 @@ int main(int argc, char **argv)
 	}
 	c.json = o.json;
 	c.all = o.all;
+	if (o.asm_listing && !(cmd->opts & CMD_OPT_ASM)) {
+		ctl__err("%s: takes no --asm", cmd->words);
+		return EXIT_USAGE;
+	}
+	c.asm_listing = o.asm_listing;
 	c.argc = argc - optind;
 	c.argv = argv + optind;
 	if (c.argc != cmd->nargs) {
@@ -193,6 +211,7 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		c.pin_path = cfg.pin_path;
+		c.wl_prefix = cfg.wl_prefix;
 	}
 	if (o.pin_path)
 		c.pin_path = o.pin_path; /* explicit beats the config's */

@@ -74,8 +74,10 @@ int pin_dir__ensure(const char *pin_path)
 		log_error("%s is not on a bpf filesystem (mount -t bpf bpf <dir>)", pin_path);
 		return -ENOTSUP;
 	}
-	for (int i = 0; i < 2; i++) {
-		snprintf(links, sizeof(links), "%s/links/%s", pin_path, i ? "tc-out" : "tc-in");
+	static const char *const dirs[] = { "tc-in", "tc-out", "cgroup" };
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(links, sizeof(links), "%s/links/%s", pin_path, dirs[i]);
 		err = mkdir_p(links);
 		if (err) {
 			log_error("create %s: %s", links, strerror(-err));

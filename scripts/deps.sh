@@ -4,9 +4,12 @@
 set -eu
 
 build_pkgs="make gcc pkg-config clang-14 llvm-14 libbpf-dev bpftool libelf-dev
-zlib1g-dev libmnl-dev libyaml-dev libjson-c-dev libcurl4-openssl-dev linux-libc-dev"
+zlib1g-dev libmnl-dev libyaml-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
+libmicrohttpd-dev linux-libc-dev"
 test_pkgs="iproute2 iperf3 socat procps psmisc kmod util-linux iptables nftables ipset
-iputils-ping curl ncat"
+iputils-ping curl ncat python3 openssl
+jq golang-go golang-github-appc-cni-dev containernetworking-plugins python3-kubernetes
+busybox-static binutils dnsmasq-base bind9-dnsutils"
 
 case "${1:-all}" in
 build) want="$build_pkgs" ;;

@@ -21,7 +21,11 @@ struct ct_ctx {
 	__u8 sender_is_b;   /* this packet travels from side b to side a */
 	__u8 reply;         /* CT_ESTABLISHED: sent by the side that did not open the flow */
 	__u8 state;         /* the entry's state after this packet */
-	__u8 pad;
+	__u8 touched;       /* CT_ESTABLISHED: last_seen or state was written */
+	__u32 flags;        /* CT_ESTABLISHED / CT_RELATED: the entry's TERN_CT_F_* */
+	struct tern_addr nat_addr; /* ... and its NAT address, port */
+	__be16 nat_port;
+	__u16 pad2;
 };
 
 /* Bit (flags & 0x3f) set: a combination of FIN SYN RST PSH ACK URG that
@@ -49,26 +53,32 @@ static __always_inline int addr_cmp(const struct tern_addr *x, const struct tern
 	return 0;
 }
 
-static __always_inline void ct__key(const struct tuple *t, struct ct_ctx *c)
+/* t's normalised key into k; returns 1 when t's sender is side b. */
+static __always_inline int ct__key_of(const struct tuple *t, struct tern_ct_key *k)
 {
 	int cmp = addr_cmp(&t->src, &t->dst);
 
 	if (cmp == 0)
 		cmp = (int)bpf_ntohs(t->sport) - (int)bpf_ntohs(t->dport);
-	c->sender_is_b = cmp > 0;
-	if (c->sender_is_b) {
-		c->key.addr_a = t->dst;
-		c->key.addr_b = t->src;
-		c->key.port_a = t->dport;
-		c->key.port_b = t->sport;
+	if (cmp > 0) {
+		k->addr_a = t->dst;
+		k->addr_b = t->src;
+		k->port_a = t->dport;
+		k->port_b = t->sport;
 	} else {
-		c->key.addr_a = t->src;
-		c->key.addr_b = t->dst;
-		c->key.port_a = t->sport;
-		c->key.port_b = t->dport;
+		k->addr_a = t->src;
+		k->addr_b = t->dst;
+		k->port_a = t->sport;
+		k->port_b = t->dport;
 	}
-	c->key.proto = t->proto;
-	c->key.pad[0] = c->key.pad[1] = c->key.pad[2] = 0;
+	k->proto = t->proto;
+	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+	return cmp > 0;
+}
+
+static __always_inline void ct__key(const struct tuple *t, struct ct_ctx *c)
+{
+	c->sender_is_b = ct__key_of(t, &c->key);
 }
 
 static __always_inline __u64 ct__timeout_ns(__u8 proto, __u8 state)
@@ -152,8 +162,13 @@ static __always_inline enum ct_verdict ct__lookup(struct pkt *p, struct ct_ctx *
 		v = bpf_map_lookup_elem(&tern_ct_v1, &c->key);
 		/* the error travels back to whoever sent the quoted packet */
 		if (v && !ct__expired(&c->key, v, now) &&
-		    addr_cmp(&p->t.dst, &p->inner.src) == 0)
+		    addr_cmp(&p->t.dst, &p->inner.src) == 0) {
+			c->reply = !!(v->flags & TERN_CT_F_INIT_B) != c->sender_is_b;
+			c->flags = v->flags;
+			c->nat_addr = v->nat_addr;
+			c->nat_port = v->nat_port;
 			return CT_RELATED;
+		}
 		return CT_UNTRACKED;
 	}
 	if (p->icmp == PKT_ICMP_INFO)
@@ -193,27 +208,42 @@ static __always_inline enum ct_verdict ct__lookup(struct pkt *p, struct ct_ctx *
 	}
 	if (!from_init)
 		flags |= TERN_CT_F_REPLIED;
-	if (state != v->state)
+	c->touched = 0;
+	if (state != v->state) {
 		v->state = state;
+		c->touched = 1;
+	}
 	if (flags != v->flags)
 		v->flags = flags;
-	if (now - v->last_seen_ns > CT_TOUCH_NS)
+	if (now - v->last_seen_ns > CT_TOUCH_NS) {
 		v->last_seen_ns = now;
+		c->touched = 1;
+	}
 	c->reply = !from_init;
 	c->state = state;
+	c->flags = flags;
+	c->nat_addr = v->nat_addr;
+	c->nat_port = v->nat_port;
 	return CT_ESTABLISHED;
 }
 
-/* Record the flow of a CT_NEW packet; its sender is the opener. Returns 0,
- * or -1 when the map refused the entry. */
-static __always_inline int ct__create(struct pkt *p, struct ct_ctx *c, __u64 now)
+/* Record the flow of a CT_NEW packet; its sender is the opener. nat_flags
+ * (TERN_CT_F_NAT_*) with nat_addr/nat_port mark a service NAT entry.
+ * Returns 0, or -1 when the map refused the entry. */
+static __always_inline int ct__create_nat(struct pkt *p, struct ct_ctx *c, __u64 now,
+					  __u32 nat_flags, const struct tern_addr *nat_addr,
+					  __be16 nat_port)
 {
 	struct tern_ct_value v = {
 		.created_ns = now,
 		.last_seen_ns = now,
-		.flags = c->sender_is_b ? TERN_CT_F_INIT_B : 0,
+		.flags = (c->sender_is_b ? TERN_CT_F_INIT_B : 0) | nat_flags,
 		.state = TERN_CT_NEW,
+		.nat_port = nat_port,
 	};
+
+	if (nat_addr)
+		v.nat_addr = *nat_addr;
 
 	if (p->t.proto == IPPROTO_TCP) {
 		__u8 f = p->tcp_flags;
@@ -228,7 +258,7 @@ static __always_inline int ct__create(struct pkt *p, struct ct_ctx *c, __u64 now
 			/* picked up at the SYN+ACK: the receiver opened it */
 			v.state = TERN_CT_SYN_RECV;
 			v.flags = (c->sender_is_b ? 0 : TERN_CT_F_INIT_B) |
-				  TERN_CT_F_REPLIED | TERN_CT_F_PICKED_UP;
+				  TERN_CT_F_REPLIED | TERN_CT_F_PICKED_UP | nat_flags;
 		} else {
 			v.state = f & TERN_TCP_FIN ? TERN_CT_FIN_WAIT : TERN_CT_ESTABLISHED;
 			v.flags |= TERN_CT_F_PICKED_UP;
@@ -236,7 +266,29 @@ static __always_inline int ct__create(struct pkt *p, struct ct_ctx *c, __u64 now
 	}
 	c->reply = 0;
 	c->state = v.state;
+	c->flags = v.flags;
 	return bpf_map_update_elem(&tern_ct_v1, &c->key, &v, BPF_ANY) ? -1 : 0;
+}
+
+/* Bring the entry of tuple t to state and mark it seen now (the client's
+ * NAT_FWD entry follows its flow's NAT_REV entry, which sees both ways). */
+static __always_inline void ct__follow(const struct tuple *t, __u8 state, __u64 now)
+{
+	struct tern_ct_key k;
+	struct tern_ct_value *v;
+
+	ct__key_of(t, &k);
+	v = bpf_map_lookup_elem(&tern_ct_v1, &k);
+	if (!v)
+		return;
+	v->last_seen_ns = now;
+	if (v->state != state)
+		v->state = state;
+}
+
+static __always_inline int ct__create(struct pkt *p, struct ct_ctx *c, __u64 now)
+{
+	return ct__create_nat(p, c, now, 0, NULL, 0);
 }
 
 #endif

@@ -80,4 +80,47 @@ static __always_inline int fwd__to_local_ep(struct __sk_buff *skb, const struct 
 	return bpf_redirect_peer(ifindex, 0);
 }
 
+/* Send p out towards a destination beyond this node, past the stack: the
+ * reply of a service flow whose source is now a frontend address (a node
+ * address for NodePorts) that the stack would drop as martian. Returns the
+ * verdict, or -1 when the FIB has no way (the caller drops). */
+static __always_inline int fwd__out(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct bpf_fib_lookup fib = {
+		.ifindex = skb->ingress_ifindex,
+		.l4_protocol = p->t.proto,
+		.sport = p->t.sport,
+		.dport = p->t.dport,
+	};
+	void *data, *data_end;
+	int rc;
+
+	if (p->family == AF_INET) {
+		fib.family = AF_INET;
+		fib.ipv4_src = p->t.src.w[3];
+		fib.ipv4_dst = p->t.dst.w[3];
+	} else {
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, &p->t.src, 16);
+		__builtin_memcpy(fib.ipv6_dst, &p->t.dst, 16);
+	}
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		if (fwd__dec_ttl(skb, p->family))
+			return -1;
+		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	}
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fwd__dec_ttl(skb, p->family))
+		return -1;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	return bpf_redirect(fib.ifindex, 0);
+}
+
 #endif

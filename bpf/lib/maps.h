@@ -43,6 +43,44 @@ struct {
 } tern_frag_v1 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct tern_nat_fe_key);
+	__type(value, struct tern_nat_fe);
+	__uint(max_entries, TERN_NAT_FE_DEFAULT_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} tern_nat_fe_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct tern_nat_be_key);
+	__type(value, struct tern_nat_be);
+	__uint(max_entries, TERN_NAT_BE_DEFAULT_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} tern_nat_be_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct tern_nat_aff_key);
+	__type(value, struct tern_nat_aff);
+	__uint(max_entries, TERN_NAT_AFF_DEFAULT_MAX);
+} tern_nat_aff_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct tern_nat_sock_key);
+	__type(value, struct tern_nat_sock);
+	__uint(max_entries, TERN_NAT_SOCK_DEFAULT_MAX);
+} tern_nat_sock_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct tern_nat_gone_key);
+	__type(value, __u64);
+	__uint(max_entries, TERN_NAT_GONE_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} tern_nat_gone_v1 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -65,10 +103,11 @@ struct {
 } tern_ipset_v1 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__type(key, struct tern_polcnt_key);
 	__type(value, __u64);
 	__uint(max_entries, TERN_POLCNT_DEFAULT_MAX);
-} tern_polcnt_v1 SEC(".maps");
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} tern_polcnt_v2 SEC(".maps");
 
 #endif

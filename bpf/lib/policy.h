@@ -11,14 +11,19 @@
 
 /* What a first packet's tc program keeps in tern_scratch.priv. */
 struct flow_state {
-	struct pkt p;        /* the packet, as parsed */
-	struct ct_ctx c;     /* its conntrack key and side */
+	struct pkt p;        /* the packet as parsed; its tuple after service NAT */
+	struct ct_ctx c;     /* the (post-NAT) flow's conntrack key and side */
 	__u32 ifindex;       /* the interface it came in on */
 	__u32 slot;          /* that interface's counter row */
 	__u32 dst_if;        /* a local destination's host interface, 0: none */
 	__u32 dst_ep_id;     /* that destination's endpoint */
 	__u32 dst_flags;     /* its tern_ep flags */
-	__u32 pad;
+	__u8 nat;            /* the packet still goes to vip:vport; DNAT at the end */
+	__u8 hairpin;        /* ... and comes from its own backend: SNAT to vip too */
+	__u8 pad[2];
+	struct tern_addr vip;
+	__be16 vport;
+	__u16 pad2;
 };
 _Static_assert(sizeof(struct flow_state) <= TERN_SCRATCH_PRIV, "flow state fits the scratch");
 

@@ -27,7 +27,11 @@
 	X(DROP_TCP_INVALID, "drop_tcp_invalid", "TCP packet invalid for its flow") \
 	X(FRAG, "frag", "IP fragments seen")                                    \
 	X(DROP_POLICY, "drop_policy", "denied by network policy")               \
-	X(DROP_NO_POLICY, "drop_no_policy", "isolated, policy not installed yet (fail closed)")
+	X(DROP_NO_POLICY, "drop_no_policy", "isolated, policy not installed yet (fail closed)") \
+	X(NAT_NEW, "nat_new", "service flows load-balanced in tc")             \
+	X(NAT_REJECT, "nat_reject", "refused: service without endpoints")       \
+	X(DROP_NO_BACKEND, "drop_no_backend", "no local endpoint for a Local traffic policy") \
+	X(FWD_OUT, "fwd_out", "service replies sent out past the stack")
 
 enum tern_counter_id {
 #define TERN_X_ENUM(id, name, help) TERN_CNT_##id,

@@ -39,6 +39,12 @@ enum tern_ct_state {
 #define TERN_CT_F_INIT_B    (1U << 0) /* side b opened the flow (else side a) */
 #define TERN_CT_F_REPLIED   (1U << 1) /* the responder has sent a packet */
 #define TERN_CT_F_PICKED_UP (1U << 2) /* created mid-stream (loose pickup) */
+/* Service NAT in tc (NodePort, external IPs, pods when connect-time LB is
+ * off) keeps two entries per flow: */
+#define TERN_CT_F_NAT_FWD   (1U << 3) /* the client's tuple to the frontend; nat_* is the backend */
+#define TERN_CT_F_NAT_REV   (1U << 4) /* the tuple to the backend; nat_* is the frontend, restored on replies */
+#define TERN_CT_F_HAIRPIN   (1U << 5) /* a pod reaching itself through its service: its
+                                       * source is the frontend address too */
 
 /* value.tcp_seen_* */
 #define TERN_TCP_SYN 0x02

@@ -64,7 +64,10 @@ TERN_ASSERT(sizeof(struct tern_nat_be) == 24, "nat be size");
 struct tern_nat_aff_key {
 	__u32 svc_id;
 	__u32 pad;
-	struct tern_addr client; /* NBO */
+	/* NBO: the client's address (tc NAT); for connect-time LB, which sees
+	 * no source address yet, its network namespace: ff00::/32 followed by
+	 * the 64-bit netns cookie (multicast, so never a real source) */
+	struct tern_addr client;
 };
 TERN_ASSERT(sizeof(struct tern_nat_aff_key) == 24, "nat aff key size");
 
@@ -95,5 +98,21 @@ struct tern_nat_sock {
 	__u32 pad2;
 };
 TERN_ASSERT(sizeof(struct tern_nat_sock) == 24, "nat sock size");
+
+/* UDP backends that just went away: their conntrack entries and the
+ * sockets still connected to them are cleaned up, and new packets to them
+ * are refused (ICMP port unreachable) so clients reconnect. */
+#define TERN_MAP_NAT_GONE "tern_nat_gone_v1"  /* HASH: tern_nat_gone_key -> __u64 */
+#define TERN_NAT_GONE_MAX 4096
+#define TERN_NAT_GONE_SECONDS 60            /* how long a gone backend is refused */
+
+struct tern_nat_gone_key {
+	struct tern_addr addr;   /* NBO */
+	__be16 port;             /* NBO */
+	__u8 proto;              /* IPPROTO_UDP */
+	__u8 pad;
+};
+TERN_ASSERT(sizeof(struct tern_nat_gone_key) == 20, "nat gone key size");
+/* value: __u64, CLOCK_MONOTONIC ns until which it is refused */
 
 #endif

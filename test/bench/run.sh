@@ -49,3 +49,10 @@ for n in 10 11 12 13 14; do
 	lat+=("$((($(date +%s%N) - t0) / 1000000))")
 done
 printf '  %-44s %6s ms   (runs: %s ms)\n' "manifest -> attached, median" "$(median "${lat[@]}")" "${lat[*]}"
+
+echo
+echo "== network policy: first-packet and established cost, compile + load"
+"$B/test/bench/bench_policy" || echo "(bench_policy failed)"
+echo
+echo "== network policy against iptables + ipset: new connections through a namespace"
+bash "$ROOT/test/bench/policy_rate.sh" || echo "(policy_rate.sh failed)"

@@ -289,6 +289,14 @@ int tenv_setup(void)
 	tenv.ep = bpf_map__fd(tc->maps.tern_ep_v1);
 	tenv.counter = bpf_map__fd(tc->maps.tern_counter_v1);
 	tenv.frag = bpf_map__fd(tc->maps.tern_frag_v1);
+	tenv.nat_fe = bpf_map__fd(tc->maps.tern_nat_fe_v1);
+	tenv.nat_be = bpf_map__fd(tc->maps.tern_nat_be_v1);
+	tenv.nat_aff = bpf_map__fd(tc->maps.tern_nat_aff_v1);
+	tenv.nat_gone = bpf_map__fd(tc->maps.tern_nat_gone_v1);
+	tenv.jmp = bpf_map__fd(tc->maps.tern_jmp_v1);
+	tenv.polctx = bpf_map__fd(tc->maps.tern_polctx_v1);
+	tenv.ipset = bpf_map__fd(tc->maps.tern_ipset_v1);
+	tenv.polcnt = bpf_map__fd(tc->maps.tern_polcnt_v2);
 	tenv.ncpu = libbpf_num_possible_cpus();
 	if (tenv.ncpu <= 0) {
 		fprintf(stderr, "bpf_tests: possible CPUs: %s\n", strerror(-tenv.ncpu));
@@ -780,7 +788,8 @@ static const char *const addr_pairs[][2] = {
 	{ POD_A4, POD_A6 }, { POD_B4, POD_B6 }, { REM_LO4, REM_LO6 },
 	{ REM_HI4, REM_HI6 }, { ROUTER4, ROUTER6 }, { "10.1.0.99", "fd00:1::99" },
 	{ "10.1.0.7", "fd00:1::7" }, { "10.1.0.8", "fd00:1::8" }, { "10.1.0.9", "fd00:1::9" },
-	{ "10.1.0.10", "fd00:1::a" },
+	{ "10.1.0.10", "fd00:1::a" }, { VIP4, VIP6 }, { VIP_LO4, VIP_LO6 }, { NODE4, NODE6 },
+	{ EXT4, EXT6 }, { REM_BE4, REM_BE6 },
 };
 
 static const char *addr_to6(const char *a)

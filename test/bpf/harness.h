@@ -34,6 +34,17 @@
 #define REM_HI6 "fd00:9::1"
 #define ROUTER4 "192.0.2.254" /* sends ICMP errors */
 #define ROUTER6 "fd00:9::fe"
+/* services (test_nat.c, test_reject.c) */
+#define VIP4 "10.96.0.10"     /* a ClusterIP, above the pods */
+#define VIP6 "fd00:96::a"
+#define VIP_LO4 "10.0.96.10"  /* a ClusterIP below the pods */
+#define VIP_LO6 "fc00:96::a"
+#define NODE4 "192.0.2.2"     /* the node's address: NodePorts */
+#define NODE6 "fd00:9::2"
+#define EXT4 "198.51.100.7"   /* an external IP */
+#define EXT6 "fd00:51::7"
+#define REM_BE4 "10.2.0.5"    /* a backend on another node */
+#define REM_BE6 "fd00:2::5"
 
 /* conntrack timeouts (s) loaded into the programs: all different, so a
  * state judged by another state's timeout shows */
@@ -65,6 +76,8 @@ enum iface_id {
 struct tenv {
 	int prog[P_COUNT];
 	int ct, ifstate, ep, counter, frag; /* map fds */
+	int nat_fe, nat_be, nat_aff, nat_gone;
+	int jmp, polctx, ipset, polcnt;     /* policy maps (test_policy) */
 	int ifindex[IF_COUNT];
 	int peer_ifindex[IF_COUNT];         /* the pod's (or the wire's) end */
 	uint32_t slot[IF_COUNT];            /* the row the programs count in */
@@ -187,5 +200,9 @@ void test_gc(void);
 void test_icmp(void);
 void test_frag(void);
 void test_fwd(void);
+void test_nat(void);
+void test_reject(void);
+void test_sock(void);
+void test_policy(void);
 
 #endif

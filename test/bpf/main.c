@@ -13,7 +13,8 @@ int main(void)
 {
 	static void (*const groups[])(void) = {
 		test_pkt, test_parse, test_trunc, test_ep, test_ct,
-		test_timeout, test_gc, test_icmp, test_frag, test_fwd,
+		test_timeout, test_gc, test_icmp, test_frag, test_fwd, test_policy,
+		test_nat, test_reject, test_sock,
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -74,7 +74,9 @@ static const struct fwcase fwcases[] = {
 	/* ... and this one to fragment it or say it is too big */
 	{ "pod-to-pod-over-mtu", P_FROM_EP, IF_A, { UDP(POD_A4, POD_B4), .payload = 1480 },
 	  TO_STACK(STACK_NEW) },
-	{ "pod-to-itself", P_FROM_EP, IF_A, { UDP(POD_A4, POD_A4) }, TO_STACK(STACK_NEW),
+	/* straight back in, as the stack would route it (and as a pod reaching
+	 * itself through its own service needs) */
+	{ "pod-to-itself", P_FROM_EP, IF_A, { UDP(POD_A4, POD_A4) }, REDIRECTED(IF_A),
 	  .both = 1 },
 	{ "pod-to-remote", P_FROM_EP, IF_A, { UDP(POD_A4, REM_HI4) }, TO_STACK(STACK_NEW),
 	  .both = 1 },

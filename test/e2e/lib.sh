@@ -53,6 +53,8 @@ check() {
 	if "$@" >"$WORK/check.out" 2>&1; then ok "$name"; else
 		fail "$name" "$(tail -n 5 "$WORK/check.out" | tr '\n' ' ')"
 	fi
+	# E2E_VERBOSE=1: what each check printed
+	[ -z "${E2E_VERBOSE:-}" ] || sed 's/^/#   /' "$WORK/check.out" >&2
 }
 # wait_until SECONDS CMD...: poll every 20 ms
 wait_until() {
@@ -151,8 +153,8 @@ pod_add() {
 }
 
 # The veth and routes alone (what tern-cni does); the netns must exist.
-pod_wire() { # NAME N NAMESPACE
-	local name=$1 n=$2 ns=$3 pns=$P-$1 host
+pod_wire() { # NAME N NAMESPACE [NETNS: default $P-NAME]
+	local name=$1 n=$2 ns=$3 pns=${4:-$P-$1} host
 	host=$(wl_ifname "$ns" "$name")
 	ip -n "$NODE_NS" link add "$host" type veth peer name eth0 netns "$pns"
 	ip -n "$pns" link set eth0 up
@@ -260,6 +262,65 @@ bg() {
 	BG_PIDS+=($!)
 }
 
+# --- tern-cni, driven through libcni -------------------------------------------
+# test/cni/driver.go is the container runtime's side: Debian's libcni source
+# (golang-github-appc-cni-dev) built in GOPATH mode, so nothing is fetched.
+# The conf dir, libcni's result cache and host-local's data dir are in $WORK;
+# plugins come from build/ (tern-cni) and /usr/lib/cni (Debian's host-local).
+CNI_DRIVER=$B/test/cni/driver
+CNI_NET_DIR=$WORK/net.d
+CNI_CONFLIST=$CNI_NET_DIR/10-tern.conflist
+CNI_IPAM_DIR=$WORK/ipam
+CNI_PLUGIN_PATH=$B:/usr/lib/cni
+
+cni_driver_build() {
+	mkdir -p "$B/test/cni"
+	GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$B/test/cni/gocache" GOPROXY=off \
+		GOFLAGS= go build -o "$CNI_DRIVER" "$ROOT/test/cni/driver.go"
+}
+
+# cni_conflist FILE [JQ_FILTER]: tern-cni with host-local over the test's pod
+# ranges (from .100 up, clear of pod_add's addresses), edited by the filter.
+cni_conflist() {
+	mkdir -p "$(dirname "$1")"
+	jq -n --arg dir "$CNI_IPAM_DIR" '{
+		cniVersion: "1.0.0", name: "tern",
+		plugins: [{ type: "tern-cni", mtu: 1500, ipam: { type: "host-local", dataDir: $dir,
+			ranges: [[{ subnet: "10.244.1.0/24", rangeStart: "10.244.1.100" }],
+				 [{ subnet: "fd00:244::/64", rangeStart: "fd00:244::100" }]] } }]
+	}' | jq "${2:-.}" >"$1"
+}
+
+# A pod sandbox as the runtime makes it before calling CNI: a netns, lo up.
+sandbox_add() { # NAME: netns $P-NAME
+	ip netns add "$P-$1"
+	ip -n "$P-$1" link set lo up
+}
+
+# cni add|check|del SANDBOX POD [NAMESPACE] [CONFLIST]: libcni in the node
+# netns for the pod POD in sandbox $P-SANDBOX (also the container ID);
+# prints add's result, or a failure's {"code", "msg", "details"}.
+cni() {
+	local cmd=$1 sb=$2 pod=$3 ns=${4:-default} conf=${5:-$CNI_CONFLIST}
+	in_node env CNI_PATH="$CNI_PLUGIN_PATH" CNI_CACHE_DIR="$WORK/cni-cache" \
+		"$CNI_DRIVER" "$cmd" "$conf" "$P-$sb" "/run/netns/$P-$sb" eth0 "$ns" "$pod"
+}
+
+# pod_manifest_ips NAME NAMESPACE IP...: a Running pod on this node with
+# the given IPs (as kubelet reports what CNI ADD returned).
+pod_manifest_ips() {
+	local name=$1 ns=$2
+	shift 2
+	{
+		printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: %s\n' "$name" "$ns"
+		printf '  labels:\n    app: %s\n' "$name"
+		printf 'spec:\n  nodeName: %s\n  containers:\n  - name: main\n    image: busybox\n' "$NODE_NAME"
+		printf 'status:\n  phase: Running\n  podIP: %s\n  podIPs:\n' "$1"
+		for ip in "$@"; do printf '  - ip: %s\n' "$ip"; done
+	} >"$STATE/.pod-$ns-$name.tmp"
+	mv "$STATE/.pod-$ns-$name.tmp" "$STATE/pod-$ns-$name.yaml"
+}
+
 e2e_cleanup() {
 	local rc=$?
 	for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
@@ -283,3 +344,60 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 trap 'exit 130' INT TERM
+
+# --- services ------------------------------------------------------------------
+# Write a manifest from stdin into the datastore atomically: manifest_write FILE
+manifest_write() {
+	cat >"$STATE/.$1.tmp"
+	mv "$STATE/.$1.tmp" "$STATE/$1"
+}
+
+# eps_write NAME SERVICE FAMILY PORTNAME PORT PROTO ENDPOINT...
+# An EndpointSlice; ENDPOINT is IP[,node=NAME][,ready=false][,serving=..][,terminating=..]
+# (node defaults to this node, conditions to ready).
+eps_write() {
+	local name=$1 svc=$2 fam=$3 pname=$4 port=$5 proto=$6
+	shift 6
+	{
+		echo "apiVersion: discovery.k8s.io/v1"
+		echo "kind: EndpointSlice"
+		echo "metadata:"
+		echo "  name: $name"
+		echo "  namespace: default"
+		echo "  labels:"
+		echo "    kubernetes.io/service-name: $svc"
+		echo "addressType: IPv$fam"
+		echo "ports:"
+		echo "- name: \"$pname\""
+		echo "  port: $port"
+		echo "  protocol: $proto"
+		if [ $# -eq 0 ]; then echo "endpoints: []"; else echo "endpoints:"; fi
+		for e in "$@"; do
+			local ip=${e%%,*} node=$NODE_NAME ready=true serving= term=false kv
+			for kv in $(echo "$e" | tr ',' ' ' | cut -d' ' -f2-); do
+				case $kv in
+				node=*) node=${kv#node=} ;;
+				ready=*) ready=${kv#ready=} ;;
+				serving=*) serving=${kv#serving=} ;;
+				terminating=*) term=${kv#terminating=} ;;
+				esac
+			done
+			echo "- addresses: [\"$ip\"]"
+			echo "  nodeName: $node"
+			echo "  conditions:"
+			echo "    ready: $ready"
+			echo "    serving: ${serving:-$ready}"
+			echo "    terminating: $term"
+		done
+	} | manifest_write "eps-$name.yaml"
+}
+
+# Servers answering with the pod's name and the peer they saw:
+# tcp_echo_server POD PORT / udp_echo_server POD PORT (both families).
+tcp_echo_server() { bg in_pod "$1" "$B/test/e2e/echo" tcp "$2" "$1"; }
+udp_echo_server() { bg in_pod "$1" "$B/test/e2e/echo" udp "$2" "$1"; }
+# tcp_ask POD ADDR PORT: what a server says, from POD in the pods' cgroup
+# (so connect-time load balancing applies). socat wants [v6] in brackets.
+tcp_ask() { in_pod_cg "$1" timeout 3 socat -T2 - "TCP:$(bracket "$2"):$3" </dev/null; }
+udp_ask() { echo q | in_pod_cg "$1" timeout 3 socat -T2 - "UDP:$(bracket "$2"):$3"; }
+bracket() { case $1 in *:*) echo "[$1]" ;; *) echo "$1" ;; esac; }

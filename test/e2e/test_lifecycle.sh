@@ -35,8 +35,10 @@ only_a_listed() { if_listed "$HA" && ! if_listed "$HB"; }
 check ifstate-removed only_a_listed
 
 # a restart adopts: same link ids before and after
-# tcx links are "type 11" to bpftool 7.1
-ids() { in_node bpftool link show | awk '/type 11/ {print $1}' | sort | tr '\n' ' '; }
+# this test's own links (other tests may run beside it), by id
+ids() { ternctl -o json status | python3 -c '
+import json, sys
+print(" ".join(sorted(str(l["link_id"]) for l in json.load(sys.stdin)["links"])))'; }
 before=$(ids)
 ternd_stop
 check hooks-survive-stop test -e "$PIN/links/tc-in/$HA"

@@ -66,6 +66,7 @@ static void test_defaults(void)
 	struct tern_config c;
 	char host[256];
 
+	unsetenv("NODE_NAME"); /* without it, nodeName is the host name */
 	config_defaults(&c);
 	CHECK(gethostname(host, sizeof(host)) == 0);
 	for (char *p = host; *p; p++)
@@ -468,6 +469,58 @@ static void test_reload(void)
 	config_free(&c);
 }
 
+static void test_bools(void)
+{
+	char dir[] = "/tmp/tern-cfg-bool.XXXXXX", path[64], err[256];
+	struct tern_config c;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/c.yaml", dir);
+	FILE *f = fopen(path, "w");
+
+	fputs("services:\n  connectTimeLB:\n    tcp: false\n    udp: off\n", f);
+	fclose(f);
+	config_defaults(&c);
+	CHECK_INT(c.ctlb_tcp, 1);
+	CHECK_INT(c.ctlb_sctp, 1);
+	CHECK_INT(config_load(path, &c, err, sizeof(err)), 0);
+	CHECK_INT(c.ctlb_tcp, 0);
+	CHECK_INT(c.ctlb_udp, 0);
+	CHECK_INT(c.ctlb_sctp, 1);
+	config_free(&c);
+	f = fopen(path, "w");
+	fputs("services:\n  connectTimeLB:\n    sctp: 1\n", f);
+	fclose(f);
+	config_defaults(&c);
+	CHECK_INT(config_load(path, &c, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":3:11: services.connectTimeLB.sctp: expected true or false") != NULL);
+	config_free(&c);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* The DaemonSet passes the pod's spec.nodeName as $NODE_NAME; a nodeName
+ * in the file still wins. */
+static void test_node_name_env(void)
+{
+	struct tern_config c;
+	const char *path;
+	char err[512];
+
+	setenv("NODE_NAME", "worker-3", 1);
+	config_defaults(&c);
+	CHECK_STR(c.node_name, "worker-3");
+	config_free(&c);
+	CHECK_INT(load_text("nodeName: node-7\n", &c, err, sizeof(err), &path), 0);
+	CHECK_STR(c.node_name, "node-7");
+	config_free(&c);
+	setenv("NODE_NAME", "", 1); /* empty: as unset */
+	config_defaults(&c);
+	CHECK(c.node_name && c.node_name[0]);
+	config_free(&c);
+	unsetenv("NODE_NAME");
+}
+
 static void test_schema(void)
 {
 	static const char *keys[] = {
@@ -477,7 +530,8 @@ static void test_schema(void)
 		"conntrack.gcInterval", "conntrack.timeouts.tcpSynSent",
 		"conntrack.timeouts.tcpEstablished", "conntrack.timeouts.tcpFinWait",
 		"conntrack.timeouts.tcpReset", "conntrack.timeouts.udp", "conntrack.timeouts.icmp",
-		"conntrack.timeouts.other", "health.address",
+		"conntrack.timeouts.other", "services.connectTimeLB.tcp",
+		"services.connectTimeLB.udp", "services.connectTimeLB.sctp", "health.address",
 	};
 	size_t n_keys = sizeof(keys) / sizeof(keys[0]);
 	char *buf = NULL, *line, *save = NULL;
@@ -547,6 +601,8 @@ int main(void)
 	RUN(test_prefix_limits);
 	RUN(test_health_address);
 	RUN(test_reload);
+	RUN(test_bools);
+	RUN(test_node_name_env);
 	RUN(test_schema);
 	ret = UNIT_END();
 	for (int i = 0; i < n_paths; i++)

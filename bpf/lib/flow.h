@@ -1,0 +1,133 @@
+/* A flow's first packet, stage by stage: its state saved in the per-CPU
+ * scratch, the source's egress and a local destination's ingress policy
+ * (each a tail call that resumes in a continuation program), then the
+ * conntrack entries, the service DNAT, and on its way. */
+#ifndef TERN_BPF_FLOW_H
+#define TERN_BPF_FLOW_H
+
+#include "maps.h"
+#include "counters.h"
+#include "track.h"
+#include "fwd.h"
+#include "nat.h"
+#include "policy.h"
+
+/* On to a local pod (directly when the FIB knows the way), or the stack. */
+static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
+				   struct tern_counters *row, __u32 dst_if)
+{
+	/* dst_if == in_if: a pod reaching itself through its service */
+	if (dst_if && fwd__to_local_ep(skb, p, dst_if) == TC_ACT_REDIRECT) {
+		count(row, TERN_CNT_FWD_PEER);
+		return TC_ACT_REDIRECT;
+	}
+	count(row, TERN_CNT_TO_STACK);
+	return TC_ACT_OK;
+}
+
+/* A service reply (its source now a frontend, maybe a node address) to a
+ * client: straight into a local pod, else out past the stack, which would
+ * take that source for a martian. */
+static __always_inline int forward_reply(struct __sk_buff *skb, const struct pkt *p,
+					 struct tern_counters *row, __u32 dst_if)
+{
+	int rc;
+
+	if (dst_if)
+		return forward(skb, p, row, dst_if);
+	rc = fwd__out(skb, p);
+	if (rc < 0)
+		return drop(row, TERN_CNT_DROP_MALFORMED);
+	count(row, TERN_CNT_FWD_OUT);
+	return rc;
+}
+
+/* The host interface of a local endpoint, or 0. */
+static __always_inline __u32 local_ifindex(const struct tern_ep *ep)
+{
+	return ep && (ep->flags & TERN_EP_F_LOCAL) ? ep->ifindex : 0;
+}
+
+/* Save a first packet's state in f (the scratch) for its policy tail
+ * calls; f's NAT fields were set by svc__new, or cleared. */
+static __always_inline void flow__save(struct flow_state *f, const struct pkt *p,
+				       const struct ct_ctx *c, __u32 ifindex, __u32 slot,
+				       const struct tern_ep *dst)
+{
+	f->p = *p;
+	f->c = *c;
+	f->ifindex = ifindex;
+	f->slot = slot;
+	f->dst_if = local_ifindex(dst);
+	f->dst_ep_id = dst ? dst->ep_id : 0;
+	f->dst_flags = dst ? dst->flags : 0;
+}
+
+/* The flow is allowed everywhere it needs to be: record it (for a service,
+ * the backend's flow and the client's to the frontend), DNAT, send it on. */
+static __always_inline int flow__finish(struct __sk_buff *skb, struct tern_scratch *s,
+					struct tern_counters *row)
+{
+	struct flow_state *f = scratch__flow(s);
+
+	if (!f->nat) {
+		track__create(&f->p, row, &f->c);
+		return forward(skb, &f->p, row, f->dst_if);
+	}
+
+	struct tern_addr be = f->p.t.dst;
+	__be16 bport = f->p.t.dport;
+	__u32 hp = f->hairpin ? TERN_CT_F_HAIRPIN : 0;
+	__u64 now = track__now();
+
+	if (ct__create_nat(&f->p, &f->c, now, TERN_CT_F_NAT_REV | hp, &f->vip, f->vport)) {
+		count(row, TERN_CNT_CT_FULL);
+	} else {
+		count(row, TERN_CNT_CT_NEW);
+		count(row, TERN_CNT_NAT_NEW);
+	}
+	/* the packet on the wire still goes from the client to the frontend */
+	f->p.t.dst = f->vip;
+	f->p.t.dport = f->vport;
+	if (hp)
+		f->p.t.src = be;
+	/* the flow's context serves the client's entry: it is done with */
+	f->c.sender_is_b = ct__key_of(&f->p.t, &f->c.key);
+	ct__create_nat(&f->p, &f->c, now, TERN_CT_F_NAT_FWD | hp, &be, bport);
+	if (nat__rewrite(skb, &f->p, 0, &be, bport) ||
+	    (hp && nat__rewrite(skb, &f->p, 1, &f->vip, f->p.t.sport)))
+		return drop(row, TERN_CNT_DROP_MALFORMED);
+	return forward(skb, &f->p, row, f->dst_if);
+}
+
+/* A new flow towards a local pod that isolates its ingress goes through
+ * that pod's policy first (cont: where to resume). */
+static __always_inline int flow__to_dst(struct __sk_buff *skb, struct tern_scratch *s,
+					struct tern_counters *row, __u32 cont)
+{
+	struct flow_state *f = scratch__flow(s);
+
+	if (f->dst_if && (f->dst_flags & TERN_EP_F_ISO_IN)) {
+		/* policy sees pods, never a frontend: a hairpin's source is the
+		 * frontend by now, its client the pod itself */
+		policy__judge(skb, s, f->dst_ep_id, TERN_POL_INGRESS,
+			      f->hairpin ? &f->p.t.dst : &f->p.t.src, cont);
+		return drop(row, TERN_CNT_DROP_NO_POLICY);
+	}
+	return flow__finish(skb, s, row);
+}
+
+/* Resuming after a policy program: its verdict, the flow's counter row. */
+static __always_inline struct tern_scratch *flow__resume(struct tern_counters **row)
+{
+	struct tern_scratch *s = scratch__get();
+
+	*row = s ? counters__row(scratch__flow(s)->slot) : NULL;
+	if (s && s->pol.verdict != TERN_POL_ALLOW) {
+		count(*row, TERN_CNT_DROP_POLICY);
+		return NULL;
+	}
+	return s;
+}
+
+#endif

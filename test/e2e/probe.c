@@ -1,0 +1,77 @@
+/* A stream of short TCP connections for the e2e tests: "probe HOST PORT
+ * SECONDS" connects every 5 ms for SECONDS, reads what the server says, and
+ * prints one line per attempt, "MS ok ANSWER", "MS refused" or "MS fail
+ * WHY", MS counted from the start. A refusal is told apart from a failure:
+ * a service without endpoints refuses at once; nothing should time out. */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void attempt(const struct addrinfo *ai, char *out, size_t len)
+{
+	int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[128];
+	ssize_t n = 0, got = 0;
+
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+		snprintf(out, len, errno == ECONNREFUSED ? "refused" : "fail connect %s",
+			 strerror(errno));
+		goto out;
+	}
+	/* the answer, up to its end or a second of silence */
+	while (got < (ssize_t)sizeof(buf) - 1 && poll(&p, 1, 1000) == 1) {
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	buf[got] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (n < 0)
+		snprintf(out, len, "fail read %s", strerror(errno));
+	else if (!got)
+		snprintf(out, len, "fail no answer");
+	else
+		snprintf(out, len, "ok %s", buf);
+out:
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	double start, seconds;
+	char out[256];
+
+	if (argc != 4 || getaddrinfo(argv[1], argv[2], &hints, &ai)) {
+		fprintf(stderr, "usage: probe HOST PORT SECONDS\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	seconds = atof(argv[3]);
+	start = now_ms();
+	while (now_ms() - start < seconds * 1000) {
+		double t = now_ms() - start;
+
+		attempt(ai, out, sizeof(out));
+		printf("%.0f %s\n", t, out);
+		usleep(5000);
+	}
+	freeaddrinfo(ai);
+	return 0;
+}
