@@ -28,6 +28,7 @@ static const char *const current_maps[] = {
 	TERN_MAP_CT, TERN_MAP_IFSTATE, TERN_MAP_EP, TERN_MAP_COUNTERS, TERN_MAP_FRAG,
 	TERN_MAP_JMP, TERN_MAP_POLCTX, TERN_MAP_IPSET, TERN_MAP_POLCNT,
 	TERN_MAP_NAT_FE, TERN_MAP_NAT_BE, TERN_MAP_NAT_AFF, TERN_MAP_NAT_SOCK, TERN_MAP_NAT_GONE,
+	TERN_MAP_NAT_SNAT, TERN_MAP_NODE,
 	NULL,
 };
 
@@ -150,6 +151,7 @@ int dataplane__open(struct dataplane *dp, const struct tern_config *cfg)
 	dp->nat_fe_fd = bpf_map__fd(dp->tc->maps.tern_nat_fe_v1);
 	dp->nat_be_fd = bpf_map__fd(dp->tc->maps.tern_nat_be_v1);
 	dp->nat_aff_fd = bpf_map__fd(dp->tc->maps.tern_nat_aff_v1);
+	dp->node_fd = bpf_map__fd(dp->tc->maps.tern_node_v1);
 	dp->jmp_fd = bpf_map__fd(dp->tc->maps.tern_jmp_v1);
 	dp->polctx_fd = bpf_map__fd(dp->tc->maps.tern_polctx_v1);
 	dp->ipset_fd = bpf_map__fd(dp->tc->maps.tern_ipset_v1);

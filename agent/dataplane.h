@@ -28,6 +28,7 @@ struct dataplane {
 	int nat_fe_fd;
 	int nat_be_fd;
 	int nat_aff_fd;
+	int node_fd;
 	int jmp_fd;      /* network policy (policy/): the jump map, scratch, */
 	int polctx_fd;   /* ipsets and rule counters */
 	int ipset_fd;

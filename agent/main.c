@@ -330,6 +330,8 @@ int main(int argc, char **argv)
 	a.model = model_new();
 	a.rec = reconciler_new(&a.cfg, &a.dp);
 	a.svc = svc_sync_new(&a.cfg, a.dp.nat_fe_fd, a.dp.nat_be_fd);
+	if (a.svc)
+		svc_sync_node_map(a.svc, a.dp.node_fd);
 	if (!a.model || !a.rec || !a.svc) {
 		err = -ENOMEM;
 		goto out;

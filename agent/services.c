@@ -32,6 +32,8 @@ struct svc_sync {
 	size_t n_be;
 	int shadow_valid;
 	uint64_t gens[3];        /* model generations last applied */
+	int node_fd;             /* tern_node_v1, -1: not kept */
+	struct tern_addr node[2]; /* what it holds (IPv4, IPv6) */
 };
 
 struct bitmap {
@@ -77,6 +79,7 @@ struct svc_sync *svc_sync_new(const struct tern_config *cfg, int fe_fd, int be_f
 	s->cfg = cfg;
 	s->fe_fd = fe_fd;
 	s->be_fd = be_fd;
+	s->node_fd = -1;
 	s->ids = strmap_new();
 	if (!s->ids) {
 		free(s);
@@ -98,6 +101,38 @@ void svc_sync_free(struct svc_sync *s)
 void svc_sync_resync(struct svc_sync *s)
 {
 	s->shadow_valid = 0;
+}
+
+void svc_sync_node_map(struct svc_sync *s, int node_fd)
+{
+	s->node_fd = node_fd;
+	/* unknown: write at the next run */
+	memset(s->node, 0xff, sizeof(s->node));
+}
+
+/* This node's first address of each family into tern_node_v1. */
+static void node_map_sync(struct svc_sync *s, const struct k8s_object *node)
+{
+	struct tern_addr want[2] = {};
+	int have[2] = {};
+
+	for (size_t i = 0; node && i < node->node.n_addrs; i++) {
+		int v6 = !tern_addr_is_v4(&node->node.addrs[i]);
+
+		if (!have[v6]) {
+			want[v6] = node->node.addrs[i];
+			have[v6] = 1;
+		}
+	}
+	for (__u32 i = 0; i < 2; i++) {
+		if (!memcmp(&want[i], &s->node[i], sizeof(want[i])))
+			continue;
+		if (bpf_map_update_elem(s->node_fd, &i, &want[i], BPF_ANY)) {
+			log_error("node address map: %s", strerror(errno));
+			continue;
+		}
+		s->node[i] = want[i];
+	}
 }
 
 /* --- reading the maps ------------------------------------------------------ */
@@ -603,6 +638,9 @@ int svc_sync_run(struct svc_sync *s, const struct model *m, struct svc_stats *st
 	vec_sort(slices, n_slices, sizeof(*slices), slice_cmp);
 
 	const struct k8s_object *node = model_get(m, K8S_NODE, "", s->cfg->node_name);
+
+	if (s->node_fd >= 0)
+		node_map_sync(s, node);
 
 	for (size_t i = 0; i < n_svcs && !err; i++) {
 		const struct k8s_object *o = svcs[i];

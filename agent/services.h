@@ -36,6 +36,9 @@ void svc_sync_free(struct svc_sync *s);
  * *gone / *n_gone: UDP backends removed (the caller frees *gone). */
 int svc_sync_run(struct svc_sync *s, const struct model *m, struct svc_stats *st,
 		 struct svc_gone **gone, size_t *n_gone);
+/* Also keep tern_node_v1 (the addresses traffic to backends on other
+ * nodes is source-NATed to) at this node's first IPv4 and IPv6 address. */
+void svc_sync_node_map(struct svc_sync *s, int node_fd);
 /* Read the maps again at the next run (repairs anything else wrote). */
 void svc_sync_resync(struct svc_sync *s);
 

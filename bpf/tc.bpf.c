@@ -58,7 +58,7 @@ int tern_from_ep(struct __sk_buff *skb)
 
 		if (t < 0)
 			return drop(row, TERN_CNT_DROP_MALFORMED);
-		if (t == SVC_REPLIED)
+		if (t == SVC_SRC_NAT)
 			return forward_reply(skb, &p, row, dst_if);
 		return forward(skb, &p, row, dst_if);
 	}
@@ -183,9 +183,17 @@ int tern_host_in(struct __sk_buff *skb)
 	struct tern_ep *dst = bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst);
 	struct tern_nat_fe *fe = local_ifindex(dst) ? NULL : nat__frontend(&p.t);
 
-	/* the node's own traffic is none of ours */
+	/* the node's own traffic is none of ours, but for the replies of flows
+	 * tern sent on to other nodes as the node itself */
 	if (!local_ifindex(dst) && !(fe && (fe->flags & TERN_FE_F_EXTERNAL)) &&
 	    p.icmp != PKT_ICMP_ERROR) {
+		if (svc__node_addr(&p) && ct__lookup(&p, &c, track__now()) == CT_ESTABLISHED &&
+		    (c.flags & TERN_CT_F_SNAT) && c.reply) {
+			if (svc__established(skb, &p, &c) < 0)
+				return drop(row, TERN_CNT_DROP_MALFORMED);
+			return forward_reply(skb, &p, row,
+					     local_ifindex(bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst)));
+		}
 		count(row, TERN_CNT_TO_STACK);
 		return TC_ACT_OK;
 	}
@@ -199,7 +207,7 @@ int tern_host_in(struct __sk_buff *skb)
 
 		if (t < 0)
 			return drop(row, TERN_CNT_DROP_MALFORMED);
-		if (t == SVC_REPLIED)
+		if (t == SVC_SRC_NAT)
 			return forward_reply(skb, &p, row, dst_if);
 		return forward(skb, &p, row, dst_if);
 	}

@@ -52,6 +52,10 @@ static const struct {
 } flag_names[] = {
 	{ TERN_CT_F_REPLIED, "replied", "replied" },
 	{ TERN_CT_F_PICKED_UP, "picked-up", "picked_up" },
+	{ TERN_CT_F_NAT_FWD, "nat-client", "nat_client" },
+	{ TERN_CT_F_NAT_REV, "nat-backend", "nat_backend" },
+	{ TERN_CT_F_HAIRPIN, "hairpin", "hairpin" },
+	{ TERN_CT_F_SNAT, "snat", "snat" },
 };
 
 /* Flags as "replied,picked-up"; bits this build does not know in hex. */

@@ -270,9 +270,11 @@ static __always_inline int ct__create_nat(struct pkt *p, struct ct_ctx *c, __u64
 	return bpf_map_update_elem(&tern_ct_v1, &c->key, &v, BPF_ANY) ? -1 : 0;
 }
 
-/* Bring the entry of tuple t to state and mark it seen now (the client's
- * NAT_FWD entry follows its flow's NAT_REV entry, which sees both ways). */
-static __always_inline void ct__follow(const struct tuple *t, __u8 state, __u64 now)
+/* Bring the entry of tuple t to state (and REPLIED, when flags has it) and
+ * mark it seen now: the client's NAT_FWD entry follows its flow's NAT_REV
+ * entry, which sees both ways. */
+static __always_inline void ct__follow(const struct tuple *t, __u8 state, __u32 flags,
+				       __u64 now)
 {
 	struct tern_ct_key k;
 	struct tern_ct_value *v;
@@ -284,6 +286,8 @@ static __always_inline void ct__follow(const struct tuple *t, __u8 state, __u64 
 	v->last_seen_ns = now;
 	if (v->state != state)
 		v->state = state;
+	if ((flags & TERN_CT_F_REPLIED) && !(v->flags & TERN_CT_F_REPLIED))
+		v->flags |= TERN_CT_F_REPLIED;
 }
 
 static __always_inline int ct__create(struct pkt *p, struct ct_ctx *c, __u64 now)

@@ -37,7 +37,7 @@ static __always_inline int forward_reply(struct __sk_buff *skb, const struct pkt
 		return forward(skb, p, row, dst_if);
 	rc = fwd__out(skb, p);
 	if (rc < 0)
-		return drop(row, TERN_CNT_DROP_MALFORMED);
+		return drop(row, TERN_CNT_DROP_NO_ROUTE);
 	count(row, TERN_CNT_FWD_OUT);
 	return rc;
 }
@@ -75,28 +75,48 @@ static __always_inline int flow__finish(struct __sk_buff *skb, struct tern_scrat
 		return forward(skb, &f->p, row, f->dst_if);
 	}
 
-	struct tern_addr be = f->p.t.dst;
-	__be16 bport = f->p.t.dport;
+	struct tern_addr be = f->p.t.dst, src = f->p.t.src;
+	__be16 bport = f->p.t.dport, sport = f->p.t.sport;
 	__u32 hp = f->hairpin ? TERN_CT_F_HAIRPIN : 0;
+	__u32 sn = f->snat ? TERN_CT_F_SNAT : 0;
 	__u64 now = track__now();
 
-	if (ct__create_nat(&f->p, &f->c, now, TERN_CT_F_NAT_REV | hp, &f->vip, f->vport)) {
+	/* the backend's entry, and where its replies go back to */
+	if (ct__create_nat(&f->p, &f->c, now, TERN_CT_F_NAT_REV | hp | sn, &f->vip, f->vport)) {
 		count(row, TERN_CNT_CT_FULL);
 	} else {
 		count(row, TERN_CNT_CT_NEW);
 		count(row, TERN_CNT_NAT_NEW);
 	}
-	/* the packet on the wire still goes from the client to the frontend */
+	if (sn) {
+		struct tern_nat_snat client = { .addr = f->client, .port = f->cport };
+
+		bpf_map_update_elem(&tern_nat_snat_v1, &f->c.key, &client, BPF_ANY);
+	}
+	/* the client's entry: the packet on the wire still goes from the
+	 * client to the frontend (the flow's context serves, it is done with) */
 	f->p.t.dst = f->vip;
 	f->p.t.dport = f->vport;
 	if (hp)
 		f->p.t.src = be;
-	/* the flow's context serves the client's entry: it is done with */
+	if (sn) {
+		f->p.t.src = f->client;
+		f->p.t.sport = f->cport;
+	}
 	f->c.sender_is_b = ct__key_of(&f->p.t, &f->c.key);
-	ct__create_nat(&f->p, &f->c, now, TERN_CT_F_NAT_FWD | hp, &be, bport);
+	ct__create_nat(&f->p, &f->c, now, TERN_CT_F_NAT_FWD | hp | sn, &be, bport);
+	if (sn) {
+		struct tern_nat_snat out = { .addr = src, .port = sport };
+
+		bpf_map_update_elem(&tern_nat_snat_v1, &f->c.key, &out, BPF_ANY);
+	}
 	if (nat__rewrite(skb, &f->p, 0, &be, bport) ||
-	    (hp && nat__rewrite(skb, &f->p, 1, &f->vip, f->p.t.sport)))
+	    (hp && nat__rewrite(skb, &f->p, 1, &f->vip, f->p.t.sport)) ||
+	    (sn && nat__rewrite(skb, &f->p, 1, &src, sport)))
 		return drop(row, TERN_CNT_DROP_MALFORMED);
+	/* a node address as source: past the stack */
+	if (sn)
+		return forward_reply(skb, &f->p, row, 0);
 	return forward(skb, &f->p, row, f->dst_if);
 }
 

@@ -81,6 +81,20 @@ struct {
 } tern_nat_gone_v1 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct tern_ct_key);
+	__type(value, struct tern_nat_snat);
+	__uint(max_entries, TERN_NAT_SNAT_DEFAULT_MAX);
+} tern_nat_snat_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct tern_addr);
+	__uint(max_entries, 2);
+} tern_node_v1 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__type(key, __u32);
 	__type(value, __u32);

@@ -20,10 +20,12 @@ struct flow_state {
 	__u32 dst_flags;     /* its tern_ep flags */
 	__u8 nat;            /* the packet still goes to vip:vport; DNAT at the end */
 	__u8 hairpin;        /* ... and comes from its own backend: SNAT to vip too */
-	__u8 pad[2];
+	__u8 snat;           /* ... to a backend elsewhere: its source becomes p.t.src */
+	__u8 pad;
 	struct tern_addr vip;
 	__be16 vport;
-	__u16 pad2;
+	__be16 cport;        /* snat: the client's own address and port */
+	struct tern_addr client;
 };
 _Static_assert(sizeof(struct flow_state) <= TERN_SCRATCH_PRIV, "flow state fits the scratch");
 

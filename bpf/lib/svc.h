@@ -7,13 +7,16 @@
 #include "nat.h"
 #include "track.h"
 #include "policy.h"
+#include "ep.h"
 
 enum svc_verdict {
 	SVC_NONE = 0,      /* not for a service (or one tc cannot translate) */
 	SVC_NAT,           /* p's tuple is now the backend's */
 	SVC_REJECT,        /* no endpoints: refuse */
 	SVC_NO_BACKEND,    /* none this client may use (Local traffic policy): drop */
-	SVC_REPLIED,       /* an established reply now comes from the frontend */
+	SVC_SRC_NAT,       /* the packet's source is now a frontend or node address:
+	                    * the stack would take it for a martian, so it goes out
+	                    * past it */
 };
 
 /* A new UDP flow to a backend that just went (a socket connected to it
@@ -27,6 +30,36 @@ static __always_inline int svc__to_gone_backend(const struct pkt *p, __u64 now)
 		return 0;
 	until = bpf_map_lookup_elem(&tern_nat_gone_v1, &k);
 	return until && now < *until;
+}
+
+/* From outside to a backend on another node: the source becomes this
+ * node's address (the NodePort's own, else the node's) and a port no flow
+ * to that backend uses yet, so the backend's replies come back here.
+ * Returns 0, or -1 when no address or port is to be had. */
+static __always_inline int svc__snat(struct pkt *p, struct flow_state *f,
+				     const struct tern_nat_fe *fe)
+{
+	__u32 idx = p->family == AF_INET ? 0 : 1;
+	struct tern_addr *node = bpf_map_lookup_elem(&tern_node_v1, &idx);
+	struct tern_ct_key k;
+
+	f->client = p->t.src;
+	f->cport = p->t.sport;
+	if (fe->flags & TERN_FE_F_NODEPORT)
+		p->t.src = f->vip;
+	else if (node && !addr_is_zero(node))
+		p->t.src = *node;
+	else
+		return -1;
+	f->snat = 1;
+	/* the client's port if free, else random ephemeral ones */
+	for (int i = 0; i < 8; i++) {
+		ct__key_of(&p->t, &k);
+		if (!bpf_map_lookup_elem(&tern_ct_v1, &k))
+			return 0;
+		p->t.sport = bpf_htons(32768 + bpf_get_prandom_u32() % 28232);
+	}
+	return -1;
 }
 
 /* A new flow: if p goes to a frontend (only external ones when external),
@@ -50,6 +83,7 @@ static __always_inline int svc__new(struct pkt *p, struct ct_ctx *c, int externa
 	if (!be)
 		return SVC_NO_BACKEND;
 	f->nat = 1;
+	f->snat = 0;
 	f->vip = p->t.dst;
 	f->vport = p->t.dport;
 	/* the backend is the client itself: it must see the frontend as peer */
@@ -58,13 +92,15 @@ static __always_inline int svc__new(struct pkt *p, struct ct_ctx *c, int externa
 		p->t.src = p->t.dst;
 	p->t.dst = be->addr;
 	p->t.dport = be->port;
+	if (external && !(be->flags & TERN_BE_F_LOCAL) && svc__snat(p, f, fe))
+		return SVC_NO_BACKEND;
 	ct__key(&p->t, c);
 	return SVC_NAT;
 }
 
 /* An established packet (CT_ESTABLISHED) of a service flow: the client's
  * to the frontend goes to the backend, the backend's reply comes from the
- * frontend. p and c describe the packet after. 0, SVC_REPLIED when a reply
+ * frontend. p and c describe the packet after. 0, SVC_SRC_NAT when a reply
  * got the frontend as its source, or -1 to drop. */
 static __always_inline int svc__established(struct __sk_buff *skb, struct pkt *p,
 					    struct ct_ctx *c)
@@ -76,40 +112,62 @@ static __always_inline int svc__established(struct __sk_buff *skb, struct pkt *p
 		__u8 fstate = c->state;
 		__u64 now = track__now();
 
+		__u32 sn = c->flags & TERN_CT_F_SNAT;
+		struct tern_nat_snat *out = sn ? bpf_map_lookup_elem(&tern_nat_snat_v1, &c->key) : NULL;
+
+		if (sn && !out)
+			return -1; /* its source is gone with the map entry */
 		if (nat__rewrite(skb, p, 0, &c->nat_addr, c->nat_port) ||
-		    (hp && nat__rewrite(skb, p, 1, &pre.dst, p->t.sport)))
+		    (hp && nat__rewrite(skb, p, 1, &pre.dst, p->t.sport)) ||
+		    (out && nat__rewrite(skb, p, 1, &out->addr, out->port)))
 			return -1;
 		/* the backend's entry sees both ways: the flow's state is its;
 		 * from here on c is that entry's */
 		int v = ct__lookup(p, c, now);
 
 		if (v == CT_NEW)
-			ct__create_nat(p, c, now, TERN_CT_F_NAT_REV | hp, &pre.dst, pre.dport);
+			ct__create_nat(p, c, now, TERN_CT_F_NAT_REV | hp | sn, &pre.dst, pre.dport);
 		else if (v == CT_ESTABLISHED && c->state != fstate)
-			ct__follow(&pre, c->state, now);
-		return 0;
+			ct__follow(&pre, c->state, c->flags, now);
+		return sn ? SVC_SRC_NAT : 0;
 	}
 	if ((c->flags & TERN_CT_F_NAT_REV) && c->reply) {
+		struct tern_nat_snat *client = NULL;
+
+		if (c->flags & TERN_CT_F_SNAT) {
+			client = bpf_map_lookup_elem(&tern_nat_snat_v1, &c->key);
+			if (!client)
+				return -1;
+		}
 		/* the client's entry: client -> frontend */
 		struct tuple pre = {
-			.src = hp ? p->t.src : p->t.dst,
+			.src = client ? client->addr : hp ? p->t.src : p->t.dst,
 			.dst = c->nat_addr,
-			.sport = p->t.dport,
+			.sport = client ? client->port : p->t.dport,
 			.dport = c->nat_port,
 			.proto = p->t.proto,
 		};
 
 		if (c->touched)
-			ct__follow(&pre, c->state, track__now());
+			ct__follow(&pre, c->state, c->flags, track__now());
 		if (nat__rewrite(skb, p, 1, &c->nat_addr, c->nat_port) ||
-		    (hp && nat__rewrite(skb, p, 0, &pre.src, p->t.dport)))
+		    ((hp || client) && nat__rewrite(skb, p, 0, &pre.src, pre.sport)))
 			return -1;
-		return SVC_REPLIED;
+		return SVC_SRC_NAT;
 	}
 	return 0;
 }
 
-/* An ICMP error (CT_RELATED) about a service flow. 0, SVC_REPLIED when it
+/* Is a one of this node's source-NAT addresses? */
+static __always_inline int svc__node_addr(const struct pkt *p)
+{
+	__u32 idx = p->family == AF_INET ? 0 : 1;
+	struct tern_addr *node = bpf_map_lookup_elem(&tern_node_v1, &idx);
+
+	return node && addr_eq(node, &p->t.dst);
+}
+
+/* An ICMP error (CT_RELATED) about a service flow. 0, SVC_SRC_NAT when it
  * now speaks for the frontend, or -1 to drop. */
 static __always_inline int svc__related(struct __sk_buff *skb, struct pkt *p,
 					struct ct_ctx *c)
@@ -125,7 +183,7 @@ static __always_inline int svc__related(struct __sk_buff *skb, struct pkt *p,
 		if (nat__icmp_error(skb, p, 1, &c->nat_addr, c->nat_port) ||
 		    (hp && nat__icmp_error(skb, p, 0, &peer, p->inner.sport)))
 			return -1;
-		return SVC_REPLIED;
+		return SVC_SRC_NAT;
 	}
 	/* quoting a reply as the client got it, on its way to the frontend */
 	if ((c->flags & TERN_CT_F_NAT_FWD) && c->reply) {

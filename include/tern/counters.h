@@ -31,7 +31,8 @@
 	X(NAT_NEW, "nat_new", "service flows load-balanced in tc")             \
 	X(NAT_REJECT, "nat_reject", "refused: service without endpoints")       \
 	X(DROP_NO_BACKEND, "drop_no_backend", "no local endpoint for a Local traffic policy") \
-	X(FWD_OUT, "fwd_out", "service replies sent out past the stack")
+	X(FWD_OUT, "fwd_out", "service replies sent out past the stack")       \
+	X(DROP_NO_ROUTE, "drop_no_route", "translated, but the FIB has no way out")
 
 enum tern_counter_id {
 #define TERN_X_ENUM(id, name, help) TERN_CNT_##id,

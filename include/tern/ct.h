@@ -45,6 +45,8 @@ enum tern_ct_state {
 #define TERN_CT_F_NAT_REV   (1U << 4) /* the tuple to the backend; nat_* is the frontend, restored on replies */
 #define TERN_CT_F_HAIRPIN   (1U << 5) /* a pod reaching itself through its service: its
                                        * source is the frontend address too */
+#define TERN_CT_F_SNAT      (1U << 6) /* from outside to a backend on another node: the
+                                       * source became this node's (tern_nat_snat_v1) */
 
 /* value.tcp_seen_* */
 #define TERN_TCP_SYN 0x02

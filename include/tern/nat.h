@@ -99,6 +99,25 @@ struct tern_nat_sock {
 };
 TERN_ASSERT(sizeof(struct tern_nat_sock) == 24, "nat sock size");
 
+/* Source NAT of traffic from outside to a backend on another node (so its
+ * replies come back here): for the client's NAT_FWD entry, the node address
+ * and port it goes out as; for the backend's NAT_REV entry, the client's
+ * address and port the replies go back to. Keyed by the conntrack key. */
+#define TERN_MAP_NAT_SNAT "tern_nat_snat_v1"  /* LRU_HASH: tern_ct_key -> tern_nat_snat */
+#define TERN_NAT_SNAT_DEFAULT_MAX 65536
+
+struct tern_nat_snat {
+	struct tern_addr addr;   /* NBO */
+	__be16 port;             /* NBO */
+	__u16 pad;
+	__u32 pad2;
+};
+TERN_ASSERT(sizeof(struct tern_nat_snat) == 24, "nat snat size");
+
+/* This node's addresses to source-NAT with: index 0 IPv4, 1 IPv6
+ * (all-zero: none). Written by the agent from its Node object. */
+#define TERN_MAP_NODE "tern_node_v1"          /* ARRAY[2]: struct tern_addr */
+
 /* UDP backends that just went away: their conntrack entries and the
  * sockets still connected to them are cleaned up, and new packets to them
  * are refused (ICMP port unreachable) so clients reconnect. */

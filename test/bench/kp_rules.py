@@ -178,13 +178,16 @@ def iptables(n, e, changed=False, partial=False):
         c, r = ipt_service_rules(ns, name, vip, eps)
         chains += c
         rules += r
-    out += [":%s - [0:0]\n" % c for c in chains]
+    # a stale chain is flushed (declared) and then deleted, as kube-proxy does
+    stale = []
+    if changed:
+        ns, name, vip, eps = svc(0, e)
+        stale = [sep_name(ipt_names(ns, name)[0], eps[-1])]
+    out += [":%s - [0:0]\n" % c for c in chains + stale]
     out.append(NAT_TOP_RULES)
     out.append("\n".join(tops) + "\n" + NODEPORTS_LAST + "\n")
     out.append("\n".join(rules) + "\n")
-    if partial:
-        ns, name, vip, eps = svc(0, e)
-        out.append("-X %s\n" % sep_name(ipt_names(ns, name)[0], eps[-1]))
+    out += ["-X %s\n" % c for c in stale]
     out.append("COMMIT\n")
     return "".join(out)
 
@@ -193,24 +196,20 @@ def iptables(n, e, changed=False, partial=False):
 
 NFT_BASE = """add table ip kube-proxy { comment "rules for kube-proxy" ; }
 add chain ip kube-proxy filter-prerouting { type filter hook prerouting priority -110 ; }
-add rule ip kube-proxy filter-prerouting ct state new jump firewall-check
 add chain ip kube-proxy filter-forward { type filter hook forward priority -110 ; }
-add rule ip kube-proxy filter-forward ct state new jump service-endpoints-check
-add rule ip kube-proxy filter-forward ct state new jump cluster-ips-check
 add chain ip kube-proxy filter-input { type filter hook input priority -110 ; }
-add rule ip kube-proxy filter-input ct state new jump nodeport-endpoints-check
-add rule ip kube-proxy filter-input ct state new jump service-endpoints-check
 add chain ip kube-proxy filter-output { type filter hook output priority -110 ; }
-add rule ip kube-proxy filter-output ct state new jump service-endpoints-check
-add rule ip kube-proxy filter-output ct state new jump firewall-check
 add chain ip kube-proxy filter-output-post-dnat { type filter hook output priority -90 ; }
-add rule ip kube-proxy filter-output-post-dnat ct state new jump cluster-ips-check
 add chain ip kube-proxy nat-output { type nat hook output priority -100 ; }
-add rule ip kube-proxy nat-output jump services
 add chain ip kube-proxy nat-postrouting { type nat hook postrouting priority 100 ; }
-add rule ip kube-proxy nat-postrouting jump masquerading
 add chain ip kube-proxy nat-prerouting { type nat hook prerouting priority -100 ; }
-add rule ip kube-proxy nat-prerouting jump services
+add chain ip kube-proxy cluster-ips-check
+add chain ip kube-proxy firewall-check
+add chain ip kube-proxy mark-for-masquerade
+add chain ip kube-proxy masquerading
+add chain ip kube-proxy nodeport-endpoints-check
+add chain ip kube-proxy service-endpoints-check
+add chain ip kube-proxy services
 add set ip kube-proxy cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }
 add set ip kube-proxy nodeport-ips { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }
 add map ip kube-proxy firewall-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }
@@ -218,22 +217,26 @@ add map ip kube-proxy no-endpoint-nodeports { type inet_proto . inet_service : v
 add map ip kube-proxy no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }
 add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }
 add map ip kube-proxy service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }
-add chain ip kube-proxy cluster-ips-check
+add rule ip kube-proxy filter-prerouting ct state new jump firewall-check
+add rule ip kube-proxy filter-forward ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-forward ct state new jump cluster-ips-check
+add rule ip kube-proxy filter-input ct state new jump nodeport-endpoints-check
+add rule ip kube-proxy filter-input ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-output ct state new jump service-endpoints-check
+add rule ip kube-proxy filter-output ct state new jump firewall-check
+add rule ip kube-proxy filter-output-post-dnat ct state new jump cluster-ips-check
+add rule ip kube-proxy nat-output jump services
+add rule ip kube-proxy nat-postrouting jump masquerading
+add rule ip kube-proxy nat-prerouting jump services
 add rule ip kube-proxy cluster-ips-check ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"
 add rule ip kube-proxy cluster-ips-check ip daddr { %s } drop comment "Drop traffic to unallocated ClusterIPs"
-add chain ip kube-proxy firewall-check
 add rule ip kube-proxy firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips
-add chain ip kube-proxy mark-for-masquerade
 add rule ip kube-proxy mark-for-masquerade mark set mark or 0x4000
-add chain ip kube-proxy masquerading
 add rule ip kube-proxy masquerading mark and 0x4000 == 0 return
 add rule ip kube-proxy masquerading mark set mark xor 0x4000
 add rule ip kube-proxy masquerading masquerade fully-random
-add chain ip kube-proxy nodeport-endpoints-check
 add rule ip kube-proxy nodeport-endpoints-check ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports
-add chain ip kube-proxy service-endpoints-check
 add rule ip kube-proxy service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services
-add chain ip kube-proxy services
 add rule ip kube-proxy services ip daddr . meta l4proto . th dport vmap @service-ips
 add rule ip kube-proxy services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports
 """ % SERVICE_CIDR

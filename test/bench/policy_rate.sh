@@ -11,7 +11,8 @@
 E2E_NAME=bench-policy
 . "$(dirname "$0")/../e2e/lib.sh"
 
-SECONDS_PER_RUN=${SECONDS_PER_RUN:-2}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-1}
+RUNS=${RUNS:-5}
 NP_PROBE=$B/test/e2e/np_probe
 node_up
 pod_add cl 2
@@ -21,22 +22,24 @@ CL=$(pod_ip4 2) SRV=$(pod_ip4 3)
 in_pod cl sysctl -qw net.ipv4.ip_local_port_range="10000 65000"
 in_pod cl ping -c 1 -W 2 "$SRV" >/dev/null
 
-rate() { # connections/s: the median of three runs (the machine may be busy)
+rate() { # connections/s: the median of RUNS runs (the machine may be busy)
 	local r=()
-	for i in 1 2 3; do
+	for i in $(seq "$RUNS"); do
 		r+=("$(in_pod_cg cl "$NP_PROBE" rate "/run/netns/$P-cl" "$SRV" 80 \
 			"$SECONDS_PER_RUN" | cut -d' ' -f1)")
 	done
-	printf '%s\n' "${r[@]}" | sort -n | sed -n 2p
+	printf '%s\n' "${r[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p"
 }
 # the N-1 rules the client is not in: 10.(100 + k/256).(k%256).0/24
 cidr() { echo "10.$((100 + $1 / 256)).$(($1 % 256)).0/24"; }
-show() { # LABEL RATE
-	printf '  %-52s %8s conn/s  %5sx\n' "$1" "$2" \
-		"$(python3 -c "print('%.2f' % ($2 / $BASE if $BASE else 0))")"
+ratio() { python3 -c "print('%.2f' % ($1 / $2 if $2 else 0))"; }
+show() { # LABEL RATE [WHAT TO COMPARE WITH] [ITS RATE]
+	printf '  %-40s %8s conn/s  %5sx%s\n' "$1" "$2" "$(ratio "$2" "$BASE")" \
+		"${3:+   $(ratio "$2" "$4")x $3}"
 }
+declare -A IPT
 
-echo "new TCP connections/s, client allowed by the last of N rules (median of 3 ${SECONDS_PER_RUN}s runs)"
+echo "new TCP connections/s, client allowed by the last of N rules (median of $RUNS ${SECONDS_PER_RUN}s runs)"
 BASE=$(rate)
 show "kernel forwarding, no policy (baseline)" "$BASE"
 
@@ -59,7 +62,8 @@ for n in 10 100 1000; do
 		echo "-A FORWARD -d $SRV/32 -j DROP"
 		echo "COMMIT"
 	} | in_node iptables-restore
-	show "iptables + ipset, $n rules" "$(rate)"
+	IPT[$n]=$(rate)
+	show "iptables + ipset, $n rules" "${IPT[$n]}"
 	in_node iptables -F FORWARD
 	in_node ipset destroy
 done
@@ -67,6 +71,7 @@ done
 ternd_start >/dev/null || { echo "(ternd did not start)"; exit 0; }
 wait_until 5 test -e "$PIN/links/tc-in/$(wl_ifname default srv)"
 in_pod cl ping -c 1 -W 2 "$SRV" >/dev/null
+sleep 1 # the agent's start-up work done
 show "tern, no policy" "$(rate)"
 rules_of_srv() {
 	ternctl -o json policy dump default/srv |
@@ -87,5 +92,5 @@ for n in 10 100 1000; do
 	# the node's own rule comes first: N + 1
 	wait_until 20 srv_has_rules $((n + 1)) ||
 		{ echo "(policy of $n rules not installed)"; continue; }
-	show "tern, $n rules" "$(rate)"
+	show "tern, $n rules" "$(rate)" "of iptables + ipset's" "${IPT[$n]}"
 done

@@ -228,6 +228,12 @@ static int tenv_links(void)
 			return -1;
 		}
 	}
+	/* a backend on another node, reached over the wire as a node would */
+	if (tenv_cmd("ip route add %s/32 dev tdata && ip neigh add %s lladdr %s dev tdata "
+		     "nud permanent", REM_BE4, REM_BE4, ifaces[IF_DATA].pod_mac) ||
+	    tenv_cmd("ip -6 route add %s/128 dev tdata && ip -6 neigh add %s lladdr %s dev "
+		     "tdata nud permanent", REM_BE6, REM_BE6, ifaces[IF_DATA].pod_mac))
+		return -1;
 	if (write_file("/proc/sys/net/ipv4/conf/all/forwarding", "1") ||
 	    write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1"))
 		return -1;
@@ -293,6 +299,13 @@ int tenv_setup(void)
 	tenv.nat_be = bpf_map__fd(tc->maps.tern_nat_be_v1);
 	tenv.nat_aff = bpf_map__fd(tc->maps.tern_nat_aff_v1);
 	tenv.nat_gone = bpf_map__fd(tc->maps.tern_nat_gone_v1);
+	/* the node's own addresses, as the agent writes them from its Node */
+	for (__u32 i = 0; i < 2; i++) {
+		struct tern_addr a;
+
+		taddr(i ? NODE6 : NODE4, &a);
+		bpf_map_update_elem(bpf_map__fd(tc->maps.tern_node_v1), &i, &a, BPF_ANY);
+	}
 	tenv.jmp = bpf_map__fd(tc->maps.tern_jmp_v1);
 	tenv.polctx = bpf_map__fd(tc->maps.tern_polctx_v1);
 	tenv.ipset = bpf_map__fd(tc->maps.tern_ipset_v1);

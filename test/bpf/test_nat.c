@@ -82,6 +82,8 @@ static const struct svc_def svc_np_etp = { FE(NODE4, 30081, TCP), .id = 9, .coun
 static const struct svc_def svc_np_etp_local = { FE(NODE4, 30082, TCP), .id = 16, .count = 2,
 	.local_count = 1, .flags = TERN_FE_F_EXTERNAL | TERN_FE_F_NODEPORT | TERN_FE_F_ETP_LOCAL,
 	.be = { { POD_B4, 8080 }, { REM_BE4, 8080 } } };
+static const struct svc_def svc_np_remote = { FE(NODE4, 30083, TCP), .id = 17, .count = 1,
+	.flags = TERN_FE_F_EXTERNAL | TERN_FE_F_NODEPORT, .be = { { REM_BE4, 8080 } } };
 static const struct svc_def svc_ext_itp = { FE(EXT4, 80, TCP), .id = 10, .count = 1,
 	.flags = TERN_FE_F_EXTERNAL | TERN_FE_F_ITP_LOCAL, .be = { { REM_BE4, 8080 } } };
 static const struct svc_def svc_itp = { FE(VIP4, 80, TCP), .id = 11, .count = 1,
@@ -127,13 +129,14 @@ static const struct svc_def svc_hp_udp = { FE(VIP4, 55, UDP), .id = 15, .count =
 #define FWD TERN_CT_F_NAT_FWD
 #define RPL TERN_CT_F_REPLIED
 #define HP TERN_CT_F_HAIRPIN
+#define SN TERN_CT_F_SNAT
 #define PICK TERN_CT_F_PICKED_UP
 
 /* pod A's TCP flow to svc_tcp, both entries in state st */
 #define TCP_AB(st, rf) { E_T(POD_A4, 40000, POD_B4, 8080, st, REV | (rf), VIP4, 80), \
-			 E_T(POD_A4, 40000, VIP4, 80, st, FWD, POD_B4, 8080) }, NCT(2)
+			 E_T(POD_A4, 40000, VIP4, 80, st, FWD | ((rf) & RPL), POD_B4, 8080) }, NCT(2)
 #define UDP_AB(st, rf) { E_U(POD_A4, 40000, POD_B4, 5353, st, REV | (rf), VIP4, 53), \
-			 E_U(POD_A4, 40000, VIP4, 53, st, FWD, POD_B4, 5353) }, NCT(2)
+			 E_U(POD_A4, 40000, VIP4, 53, st, FWD | ((rf) & RPL), POD_B4, 5353) }, NCT(2)
 
 /* packets the ICMP errors quote */
 static const struct pkt_spec q_a_b_udp = { U4(POD_A4, 40000, POD_B4, 5353), .payload = 30 };
@@ -285,11 +288,11 @@ static const struct ncase ncases[] = {
 		{ FROM(IF_A), { T4(POD_A4, 8080, POD_B4, 40000, SA) },
 		  { T4(VIP_LO4, 80, POD_B4, 40000, SA) }, FWD_TO(IF_B),
 		  .ct = { E_T(POD_B4, 40000, POD_A4, 8080, SYN_RECV, REV | RPL, VIP_LO4, 80),
-			  E_T(POD_B4, 40000, VIP_LO4, 80, SYN_RECV, FWD, POD_A4, 8080) } },
+			  E_T(POD_B4, 40000, VIP_LO4, 80, SYN_RECV, FWD | RPL, POD_A4, 8080) } },
 		{ FROM(IF_B), { T4(POD_B4, 40000, VIP_LO4, 80, TH_ACK) },
 		  { T4(POD_B4, 40000, POD_A4, 8080, TH_ACK) }, FWD_TO(IF_A),
 		  .ct = { E_T(POD_B4, 40000, POD_A4, 8080, ESTABLISHED, REV | RPL, VIP_LO4, 80),
-			  E_T(POD_B4, 40000, VIP_LO4, 80, ESTABLISHED, FWD, POD_A4, 8080) },
+			  E_T(POD_B4, 40000, VIP_LO4, 80, ESTABLISHED, FWD | RPL, POD_A4, 8080) },
 		  NCT(2) },
 	} },
 	/* the backend on another node: out through the stack, replies in on the wire */
@@ -301,12 +304,12 @@ static const struct ncase ncases[] = {
 		{ HOSTIN, { T4(REM_BE4, 8080, POD_A4, 40000, SA) },
 		  { T4(VIP4, 81, POD_A4, 40000, SA) }, FWD_TO(IF_A),
 		  .ct = { E_T(POD_A4, 40000, REM_BE4, 8080, SYN_RECV, REV | RPL, VIP4, 81),
-			  E_T(POD_A4, 40000, VIP4, 81, SYN_RECV, FWD, REM_BE4, 8080) } },
+			  E_T(POD_A4, 40000, VIP4, 81, SYN_RECV, FWD | RPL, REM_BE4, 8080) } },
 		{ FROM(IF_A), { T4(POD_A4, 40000, VIP4, 81, TH_ACK) },
 		  { T4(POD_A4, 40000, REM_BE4, 8080, TH_ACK) }, .verdict = TC_ACT_OK,
 		  .cnt = C(RX) | C(TO_STACK),
 		  .ct = { E_T(POD_A4, 40000, REM_BE4, 8080, ESTABLISHED, REV | RPL, VIP4, 81),
-			  E_T(POD_A4, 40000, VIP4, 81, ESTABLISHED, FWD, REM_BE4, 8080) },
+			  E_T(POD_A4, 40000, VIP4, 81, ESTABLISHED, FWD | RPL, REM_BE4, 8080) },
 		  NCT(2) },
 	} },
 	/* targetPort == port: only the address changes */
@@ -327,11 +330,30 @@ static const struct ncase ncases[] = {
 		{ FROM(IF_B), { T4(POD_B4, 8080, REM_HI4, 50000, SA) },
 		  { T4(NODE4, 30080, REM_HI4, 50000, SA) }, REPLY_OUT,
 		  .ct = { E_T(REM_HI4, 50000, POD_B4, 8080, SYN_RECV, REV | RPL, NODE4, 30080),
-			  E_T(REM_HI4, 50000, NODE4, 30080, SYN_RECV, FWD, POD_B4, 8080) } },
+			  E_T(REM_HI4, 50000, NODE4, 30080, SYN_RECV, FWD | RPL, POD_B4, 8080) } },
 		{ HOSTIN, { T4(REM_HI4, 50000, NODE4, 30080, TH_ACK) },
 		  { T4(REM_HI4, 50000, POD_B4, 8080, TH_ACK) }, FWD_TO(IF_B),
 		  .ct = { E_T(REM_HI4, 50000, POD_B4, 8080, ESTABLISHED, REV | RPL, NODE4, 30080),
-			  E_T(REM_HI4, 50000, NODE4, 30080, ESTABLISHED, FWD, POD_B4, 8080) },
+			  E_T(REM_HI4, 50000, NODE4, 30080, ESTABLISHED, FWD | RPL, POD_B4, 8080) },
+		  NCT(2) },
+	} },
+	/* Cluster policy, the backend on another node: the node becomes the
+	 * client, so the reply comes back here and goes on to the real one */
+	{ "nodeport-remote-snat", { &svc_np_remote }, 0, {
+		{ HOSTIN, { T4(REM_HI4, 50000, NODE4, 30083, TH_SYN) },
+		  { T4(NODE4, 50000, REM_BE4, 8080, TH_SYN) }, .verdict = TC_ACT_REDIRECT,
+		  .to = TO(IF_DATA), .cnt = C(RX) | C(CT_NEW) | C(NAT_NEW) | C(FWD_OUT),
+		  .ct = { E_T(NODE4, 50000, REM_BE4, 8080, SYN_SENT, REV | SN, NODE4, 30083),
+			  E_T(REM_HI4, 50000, NODE4, 30083, SYN_SENT, FWD | SN, REM_BE4, 8080) },
+		  NCT(2) },
+		{ HOSTIN, { T4(REM_BE4, 8080, NODE4, 50000, SA) },
+		  { T4(NODE4, 30083, REM_HI4, 50000, SA) }, REPLY_OUT,
+		  .ct = { E_T(NODE4, 50000, REM_BE4, 8080, SYN_RECV, REV | SN | RPL, NODE4, 30083),
+			  E_T(REM_HI4, 50000, NODE4, 30083, SYN_RECV, FWD | SN | RPL, REM_BE4, 8080) } },
+		{ HOSTIN, { T4(REM_HI4, 50000, NODE4, 30083, TH_ACK) },
+		  { T4(NODE4, 50000, REM_BE4, 8080, TH_ACK) }, REPLY_OUT,
+		  .ct = { E_T(NODE4, 50000, REM_BE4, 8080, ESTABLISHED, REV | SN | RPL, NODE4, 30083),
+			  E_T(REM_HI4, 50000, NODE4, 30083, ESTABLISHED, FWD | SN | RPL, REM_BE4, 8080) },
 		  NCT(2) },
 	} },
 	{ "externalip-udp", { &svc_ext_udp }, 0, {
@@ -342,7 +364,7 @@ static const struct ncase ncases[] = {
 		{ FROM(IF_B), { U4(POD_B4, 5353, REM_LO4, 40001), .payload = 60 },
 		  { U4(EXT4, 53, REM_LO4, 40001), .payload = 60 }, REPLY_OUT,
 		  .ct = { E_U(REM_LO4, 40001, POD_B4, 5353, ESTABLISHED, REV | RPL, EXT4, 53),
-			  E_U(REM_LO4, 40001, EXT4, 53, ESTABLISHED, FWD, POD_B4, 5353) } },
+			  E_U(REM_LO4, 40001, EXT4, 53, ESTABLISHED, FWD | RPL, POD_B4, 5353) } },
 	} },
 	/* externalTrafficPolicy: Local: the local endpoint only, the client's address kept */
 	{ "nodeport-etp-local", { &svc_np_etp_local }, 0, {
@@ -369,9 +391,13 @@ static const struct ncase ncases[] = {
 		{ FROM(IF_A), { T4(POD_A4, 40000, NODE4, 30081, TH_SYN) },
 		  { T4(POD_A4, 40000, REM_BE4, 8080, TH_SYN) }, NEW_STACK, .nct = NCT(2) },
 	} },
+	/* from outside to a backend on another node: as the node itself, out
+	 * over the wire past the stack */
 	{ "itp-local-from-outside", { &svc_ext_itp }, 0, {
 		{ HOSTIN, { T4(REM_HI4, 50000, EXT4, 80, TH_SYN) },
-		  { T4(REM_HI4, 50000, REM_BE4, 8080, TH_SYN) }, NEW_STACK, .nct = NCT(2) },
+		  { T4(NODE4, 50000, REM_BE4, 8080, TH_SYN) }, .verdict = TC_ACT_REDIRECT,
+		  .to = TO(IF_DATA), .cnt = C(RX) | C(CT_NEW) | C(NAT_NEW) | C(FWD_OUT),
+		  .nct = NCT(2) },
 	} },
 	{ "itp-local-without-local-backend", { &svc_itp }, 0, {
 		{ FROM(IF_A), { T4(POD_A4, 40000, VIP4, 80, TH_SYN) }, {},
@@ -436,7 +462,10 @@ static const struct ncase ncases[] = {
 		{ FROM(IF_A), { T4(POD_A4, 40000, VIP4, 80, PA), .payload = 10 },
 		  { T4(POD_A4, 40000, POD_B4, 8080, PA), .payload = 10 }, FWD_TO(IF_B),
 		  .before = rev_delete,
-		  .ct = TCP_AB(ESTABLISHED, PICK) },
+		  /* the client's entry was answered before: it stays so */
+		  .ct = { E_T(POD_A4, 40000, POD_B4, 8080, ESTABLISHED, REV | PICK, VIP4, 80),
+			  E_T(POD_A4, 40000, VIP4, 80, ESTABLISHED, FWD | RPL, POD_B4, 8080) },
+		  NCT(2) },
 		{ FROM(IF_B), { T4(POD_B4, 8080, POD_A4, 40000, TH_ACK) },
 		  { T4(VIP4, 80, POD_A4, 40000, TH_ACK) }, FWD_TO(IF_A),
 		  .ct = TCP_AB(ESTABLISHED, PICK | RPL) },
@@ -466,11 +495,11 @@ static const struct ncase ncases[] = {
 		{ FROM(IF_A), { T4(POD_A4, 8080, VIP4, 40000, SA) },
 		  { T4(VIP4, 82, POD_A4, 40000, SA) }, FWD_TO(IF_A),
 		  .ct = { E_T(VIP4, 40000, POD_A4, 8080, SYN_RECV, REV | HP | RPL, VIP4, 82),
-			  E_T(POD_A4, 40000, VIP4, 82, SYN_RECV, FWD | HP, POD_A4, 8080) } },
+			  E_T(POD_A4, 40000, VIP4, 82, SYN_RECV, FWD | HP | RPL, POD_A4, 8080) } },
 		{ FROM(IF_A), { T4(POD_A4, 40000, VIP4, 82, TH_ACK) },
 		  { T4(VIP4, 40000, POD_A4, 8080, TH_ACK) }, FWD_TO(IF_A),
 		  .ct = { E_T(VIP4, 40000, POD_A4, 8080, ESTABLISHED, REV | HP | RPL, VIP4, 82),
-			  E_T(POD_A4, 40000, VIP4, 82, ESTABLISHED, FWD | HP, POD_A4, 8080) },
+			  E_T(POD_A4, 40000, VIP4, 82, ESTABLISHED, FWD | HP | RPL, POD_A4, 8080) },
 		  NCT(2) },
 		{ FROM(IF_A), { T4(POD_A4, 8080, VIP4, 40000, PA), .payload = 33 },
 		  { T4(VIP4, 82, POD_A4, 40000, PA), .payload = 33 }, FWD_TO(IF_A) },
@@ -483,7 +512,7 @@ static const struct ncase ncases[] = {
 		{ FROM(IF_A), { U4(POD_A4, 5353, VIP4, 40000), .payload = 20 },
 		  { U4(VIP4, 55, POD_A4, 40000), .payload = 20 }, FWD_TO(IF_A),
 		  .ct = { E_U(VIP4, 40000, POD_A4, 5353, ESTABLISHED, REV | HP | RPL, VIP4, 55),
-			  E_U(POD_A4, 40000, VIP4, 55, ESTABLISHED, FWD | HP, POD_A4, 5353) } },
+			  E_U(POD_A4, 40000, VIP4, 55, ESTABLISHED, FWD | HP | RPL, POD_A4, 5353) } },
 	} },
 	/* IPv4 UDP without checksum stays without */
 	{ "udp-checksum-zero", { &svc_udp }, 4, {
@@ -745,11 +774,13 @@ static const char *be_addr(int i, int v6)
 	return buf[v6][i];
 }
 
-/* backends 0 .. n-1 at 10.3.0.1.., port 9000 + i, and decoys past them */
-static void be_many(uint32_t id, int n, int decoys, int v6)
+/* backends 0 .. n-1 at 10.3.0.1.., port 9000 + i (the first nlocal on this
+ * node), and decoys past them */
+static void be_many(uint32_t id, int n, int nlocal, int decoys, int v6)
 {
 	for (int i = 0; i < n + decoys; i++)
-		tnat_be(id, (uint32_t)i, be_addr(i, v6), (uint16_t)(9000 + i));
+		tnat_be(id, (uint32_t)i, be_addr(i, v6), (uint16_t)(9000 + i),
+			i < nlocal ? TERN_BE_F_LOCAL : 0);
 }
 
 /* the backend ordinal a new flow from client:sport got (by its output),
@@ -839,7 +870,7 @@ static void pick_range(int v6)
 
 	pick_begin("within-count", v6);
 	tnat_fe(vip, 80, IPPROTO_TCP, 20, 4, 0, 0, 0);
-	be_many(20, 4, 4, v6);
+	be_many(20, 4, 0, 4, v6);
 	for (int i = 0; i < 64; i++) {
 		int o = pick(P_FROM_EP, IF_A, a, (uint16_t)(30000 + i), vip, 80, v6);
 
@@ -869,7 +900,7 @@ static void pick_local(int v6, int external)
 
 	pick_begin(external ? "etp-local" : "itp-local", v6);
 	tnat_fe(fe, 80, IPPROTO_TCP, 21, 6, 2, flags, 0);
-	be_many(21, 6, 0, v6);
+	be_many(21, 6, 2, 0, v6);
 	for (int i = 0; i < 40; i++) {
 		int o = pick(external ? P_HOST_IN : P_FROM_EP, external ? IF_DATA : IF_A, cl,
 			     (uint16_t)(30000 + i), fe, 80, v6);
@@ -897,7 +928,7 @@ static void pick_affinity(int v6)
 
 	pick_begin("no-affinity-spreads", v6);
 	tnat_fe(vip, 80, IPPROTO_TCP, 22, NBE, 0, 0, 0);
-	be_many(22, NBE, 0, v6);
+	be_many(22, NBE, 0, 0, v6);
 	for (int i = 0; i < 24; i++) {
 		o = pick(P_FROM_EP, IF_A, a, (uint16_t)(30000 + i), vip, 80, v6);
 		if (first < 0)
@@ -912,7 +943,7 @@ static void pick_affinity(int v6)
 
 	pick_begin("affinity-same-client", v6);
 	tnat_fe(vip, 80, IPPROTO_TCP, 23, NBE, 0, TERN_FE_F_AFFINITY, 100);
-	be_many(23, NBE, 0, v6);
+	be_many(23, NBE, 0, 0, v6);
 	for (int c = 0; c < 2; c++) {
 		const char *cl = c ? b : a;
 
@@ -942,7 +973,7 @@ static void pick_affinity_renew(int v6)
 
 	pick_begin("affinity-timeout", v6);
 	tnat_fe(vip, 80, IPPROTO_TCP, 24, NBE, 0, TERN_FE_F_AFFINITY, 100);
-	be_many(24, NBE, 0, v6);
+	be_many(24, NBE, 0, 0, v6);
 	for (int i = 0; i < 16 && !case_failed(); i++) {
 		aff_put(24, a, 5, be_addr(5, v6), 9005, old);
 		o = pick(P_FROM_EP, IF_A, a, (uint16_t)(30000 + i), vip, 80, v6);
@@ -957,7 +988,7 @@ static void pick_affinity_renew(int v6)
 	/* ordinal 5 now holds another backend: the old one is gone */
 	pick_begin("affinity-backend-moved", v6);
 	tnat_fe(vip, 80, IPPROTO_TCP, 25, NBE, 0, TERN_FE_F_AFFINITY, 100);
-	be_many(25, NBE, 0, v6);
+	be_many(25, NBE, 0, 0, v6);
 	for (int i = 0; i < 8 && !case_failed(); i++) {
 		aff_put(25, a, 5, be_addr(NBE + 3, v6), 9005, tnow_ns());
 		o = pick(P_FROM_EP, IF_A, a, (uint16_t)(30000 + i), vip, 80, v6);
@@ -971,7 +1002,7 @@ static void pick_affinity_renew(int v6)
 	/* scaled down to 4: ordinal 10 is past the end (its entry still there) */
 	pick_begin("affinity-beyond-count", v6);
 	tnat_fe(vip, 80, IPPROTO_TCP, 26, 4, 0, TERN_FE_F_AFFINITY, 100);
-	be_many(26, NBE, 0, v6);
+	be_many(26, NBE, 0, 0, v6);
 	for (int i = 0; i < 8 && !case_failed(); i++) {
 		aff_put(26, a, 10, be_addr(10, v6), 9010, tnow_ns());
 		o = pick(P_FROM_EP, IF_A, a, (uint16_t)(30000 + i), vip, 80, v6);
@@ -985,7 +1016,7 @@ static void pick_affinity_renew(int v6)
 	/* Local policy: a remembered non-local backend is not for this client */
 	pick_begin("affinity-itp-local", v6);
 	tnat_fe(vip, 80, IPPROTO_TCP, 27, NBE, 2, TERN_FE_F_AFFINITY | TERN_FE_F_ITP_LOCAL, 100);
-	be_many(27, NBE, 0, v6);
+	be_many(27, NBE, 0, 0, v6);
 	for (int i = 0; i < 8 && !case_failed(); i++) {
 		aff_put(27, a, 5, be_addr(5, v6), 9005, tnow_ns());
 		o = pick(P_FROM_EP, IF_A, a, (uint16_t)(30000 + i), vip, 80, v6);
@@ -1003,7 +1034,7 @@ static void pick_affinity_skew(int v6)
 
 	pick_begin("affinity-stamp-ahead", v6);
 	tnat_fe(vip, 80, IPPROTO_TCP, 28, NBE, 0, TERN_FE_F_AFFINITY, 100);
-	be_many(28, NBE, 0, v6);
+	be_many(28, NBE, 0, 0, v6);
 	for (int i = 0; i < 8 && !case_failed(); i++) {
 		aff_put(28, a, 5, be_addr(5, v6), 9005, tnow_ns() + 50000000ull);
 		int o = pick(P_FROM_EP, IF_A, a, (uint16_t)(30000 + i), vip, 80, v6);
@@ -1028,9 +1059,9 @@ static void csum_sweep(int v6)
 	case_begin("bpf/nat/csum-sweep/v%d", v6 ? 6 : 4);
 	tnat_clear();
 	tnat_fe(vip, 80, IPPROTO_TCP, 30, 1, 0, 0, 0);
-	tnat_be(30, 0, rb, 0xfffe);
+	tnat_be(30, 0, rb, 0xfffe, 0);
 	tnat_fe(vip, 80, IPPROTO_UDP, 31, 1, 0, 0, 0);
-	tnat_be(31, 0, rb, 1);
+	tnat_be(31, 0, rb, 1, 0);
 	for (int proto = 0; proto < 2; proto++) {
 		for (size_t i = 0; i < ARRAY_SIZE(sports) && !case_failed(); i++) {
 			for (size_t j = 0; j < ARRAY_SIZE(lens) && !case_failed(); j++) {
@@ -1077,7 +1108,7 @@ static void csum_udp_ffff(int v6)
 	case_begin("bpf/nat/udp-checksum-ffff/v%d", v6 ? 6 : 4);
 	tnat_clear();
 	tnat_fe(vip, 53, IPPROTO_UDP, 32, 1, 0, 0, 0);
-	tnat_be(32, 0, rb, 5353);
+	tnat_be(32, 0, rb, 5353, 0);
 	o.dst = rb;
 	o.dport = 5353;
 	pkt_build(&want, &o);

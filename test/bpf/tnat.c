@@ -53,10 +53,10 @@ int tnat_fe(const char *addr, uint16_t port, uint8_t proto, uint32_t id, uint16_
 	return 0;
 }
 
-int tnat_be(uint32_t id, uint32_t ordinal, const char *addr, uint16_t port)
+int tnat_be(uint32_t id, uint32_t ordinal, const char *addr, uint16_t port, uint16_t flags)
 {
 	struct tern_nat_be_key k = { .svc_id = id, .ordinal = ordinal };
-	struct tern_nat_be v = { .port = htons(port) };
+	struct tern_nat_be v = { .port = htons(port), .flags = flags };
 
 	taddr(addr, &v.addr);
 	if (bpf_map_update_elem(tenv.nat_be, &k, &v, BPF_ANY)) {
@@ -72,7 +72,9 @@ int tnat_svc(const struct svc_def *d, int v6)
 		    d->flags, d->aff_timeout))
 		return -1;
 	for (uint32_t i = 0; i < TNAT_BE_MAX && d->be[i].addr; i++)
-		if (tnat_be(d->id, i, tnat_addr(d->be[i].addr, v6), d->be[i].port))
+		/* as the agent numbers them: the first local_count are local */
+		if (tnat_be(d->id, i, tnat_addr(d->be[i].addr, v6), d->be[i].port,
+			    i < d->local_count ? TERN_BE_F_LOCAL : 0))
 			return -1;
 	return 0;
 }

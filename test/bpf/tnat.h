@@ -33,7 +33,7 @@ void tnat_clear(void);              /* NAT maps, conntrack, fragments */
 int tnat_svc(const struct svc_def *d, int v6);
 int tnat_fe(const char *addr, uint16_t port, uint8_t proto, uint32_t id, uint16_t count,
 	    uint16_t local_count, uint32_t flags, uint32_t aff_timeout);
-int tnat_be(uint32_t id, uint32_t ordinal, const char *addr, uint16_t port);
+int tnat_be(uint32_t id, uint32_t ordinal, const char *addr, uint16_t port, uint16_t flags);
 /* tern_nat_gone_v1: addr:port (UDP) refused until now + rel_ns */
 int tnat_gone(const char *addr, uint16_t port, int64_t rel_ns);
 /* pods A and B as local endpoints in tern_ep_v1 (both families); _end removes them */

@@ -90,6 +90,26 @@ spec:
     targetPort: 8080
 EOF
 eps_write self self 4 http 8080 TCP "$B4"
+# an endpoint on another node (a host on the underlay stands for it)
+client_add r1 50
+manifest_write svc-remote.yaml <<'EOF'
+apiVersion: v1
+kind: Service
+metadata:
+  name: remote
+  namespace: default
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.14
+  externalTrafficPolicy: Cluster
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+    nodePort: 30090
+EOF
+eps_write remote remote 4 http 8080 TCP "10.99.0.50,node=node-2"
+bg in_ns "$P-r1" "$B/test/e2e/echo" tcp 8080 r1
 
 for p in b c; do
 	tcp_echo_server "$p" 8080
@@ -156,6 +176,11 @@ check nodeport-client-ip-kept seen_client 10.99.0.2 30080
 check externalip-client-ip-kept seen_client 10.200.0.10 80
 check nodeport-udp sh -c "echo q | nsenter --net=/run/netns/$P-c1 -- timeout 3 socat -T2 - UDP:10.99.0.2:30081 | grep -qE '^[bc] '"
 check nodeport-counted test "$(counter nat_new eth0)" -ge 2
+# Cluster policy, endpoint on another node: it sees this node as the client
+# (source NAT) so its reply comes back here to be translated
+remote_snat() { from_outside 10.99.0.2 30090 | grep -qE "^r1 10\.99\.0\.2:"; }
+check nodeport-remote-endpoint-snat remote_snat
+check nodeport-remote-counted test "$(counter fwd_out eth0)" -ge 2
 
 # the same with connect-time load balancing off: tc translates pod traffic
 ternd_stop
