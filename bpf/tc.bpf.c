@@ -51,33 +51,20 @@ int tern_from_ep(struct __sk_buff *skb)
 	rc = track__lookup(&p, row, &c);
 	if (track__drop_reason(rc))
 		return drop(row, track__drop_reason(rc));
-	if (rc != CT_NEW) {
-		int t = rc == CT_ESTABLISHED ? svc__established(skb, &p, &c) :
-			rc == CT_RELATED ? svc__related(skb, &p, &c) : 0;
-		__u32 dst_if = local_ifindex(bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst));
-
-		if (t < 0)
-			return drop(row, TERN_CNT_DROP_MALFORMED);
-		if (t == SVC_SRC_NAT)
-			return forward_reply(skb, &p, row, dst_if);
-		return forward(skb, &p, row, dst_if);
-	}
+	if (rc != CT_NEW)
+		return flow__known(skb, &p, &c, rc, row);
 
 	struct tern_scratch *s = scratch__get();
 	struct flow_state *f = s ? scratch__flow(s) : NULL;
 
 	if (!f)
 		return drop(row, TERN_CNT_DROP_NO_POLICY);
-	f->nat = 0;
-	switch (svc__new(&p, &c, 0, f)) {
-	case SVC_REJECT:
-		count(row, TERN_CNT_NAT_REJECT);
-		return nat__reject(skb, &p);
-	case SVC_NO_BACKEND:
-		return drop(row, TERN_CNT_DROP_NO_BACKEND);
-	}
+	rc = flow__service(skb, &p, &c, f, 0, row);
+	if (rc != FLOW_GO_ON)
+		return rc;
 	flow__save(f, &p, &c, ifindex, ifs->slot, bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst));
-	if (ifs->flags & TERN_IF_F_ISO_EG) {		policy__judge(skb, s, ifs->ep_id, TERN_POL_EGRESS, &p.t.dst, TERN_JMP_CONT_FROM_EP);
+	if (ifs->flags & TERN_IF_F_ISO_EG) {
+		policy__judge(skb, s, ifs->ep_id, TERN_POL_EGRESS, &p.t.dst, TERN_JMP_CONT_FROM_EP);
 		return drop(row, TERN_CNT_DROP_NO_POLICY);
 	}
 	return flow__to_dst(skb, s, row, TERN_JMP_CONT_FROM_EP_DST);
@@ -200,35 +187,20 @@ int tern_host_in(struct __sk_buff *skb)
 	rc = track__lookup(&p, row, &c);
 	if (track__drop_reason(rc))
 		return drop(row, track__drop_reason(rc));
-	if (rc != CT_NEW) {
-		int t = rc == CT_ESTABLISHED ? svc__established(skb, &p, &c) :
-			rc == CT_RELATED ? svc__related(skb, &p, &c) : 0;
-		__u32 dst_if = local_ifindex(bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst));
-
-		if (t < 0)
-			return drop(row, TERN_CNT_DROP_MALFORMED);
-		if (t == SVC_SRC_NAT)
-			return forward_reply(skb, &p, row, dst_if);
-		return forward(skb, &p, row, dst_if);
-	}
+	if (rc != CT_NEW)
+		return flow__known(skb, &p, &c, rc, row);
 
 	struct tern_scratch *s = scratch__get();
 	struct flow_state *f = s ? scratch__flow(s) : NULL;
 
 	if (!f)
 		return drop(row, TERN_CNT_DROP_NO_POLICY);
-	f->nat = 0;
-	switch (svc__new(&p, &c, 1, f)) {
-	case SVC_REJECT:
-		count(row, TERN_CNT_NAT_REJECT);
-		return nat__reject(skb, &p);
-	case SVC_NO_BACKEND:
-		return drop(row, TERN_CNT_DROP_NO_BACKEND);
-	case SVC_NONE:
-		if (!local_ifindex(dst)) {
-			count(row, TERN_CNT_TO_STACK);
-			return TC_ACT_OK;
-		}
+	rc = flow__service(skb, &p, &c, f, 1, row);
+	if (rc != FLOW_GO_ON)
+		return rc;
+	if (!f->nat && !local_ifindex(dst)) {
+		count(row, TERN_CNT_TO_STACK);
+		return TC_ACT_OK;
 	}
 	flow__save(f, &p, &c, ifindex, slot, bpf_map_lookup_elem(&tern_ep_v1, &p.t.dst));
 	return flow__to_dst(skb, s, row, TERN_JMP_CONT_HOST_IN);

@@ -222,8 +222,11 @@ static __always_inline enum ct_verdict ct__lookup(struct pkt *p, struct ct_ctx *
 	c->reply = !from_init;
 	c->state = state;
 	c->flags = flags;
-	c->nat_addr = v->nat_addr;
-	c->nat_port = v->nat_port;
+	/* only service flows have anything there: spare the rest the copy */
+	if (flags & (TERN_CT_F_NAT_FWD | TERN_CT_F_NAT_REV)) {
+		c->nat_addr = v->nat_addr;
+		c->nat_port = v->nat_port;
+	}
 	return CT_ESTABLISHED;
 }
 

@@ -11,6 +11,7 @@
 #include "fwd.h"
 #include "nat.h"
 #include "policy.h"
+#include "svc.h"
 
 /* On to a local pod (directly when the FIB knows the way), or the stack. */
 static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
@@ -46,6 +47,42 @@ static __always_inline int forward_reply(struct __sk_buff *skb, const struct pkt
 static __always_inline __u32 local_ifindex(const struct tern_ep *ep)
 {
 	return ep && (ep->flags & TERN_EP_F_LOCAL) ? ep->ifindex : 0;
+}
+
+/* A packet of a flow conntrack knows (rc: its verdict; or one it does not
+ * track): a service flow's translated, then on its way. */
+static __always_inline int flow__known(struct __sk_buff *skb, struct pkt *p, struct ct_ctx *c,
+				       int rc, struct tern_counters *row)
+{
+	int t = rc == CT_ESTABLISHED ? svc__established(skb, p, c) :
+		rc == CT_RELATED ? svc__related(skb, p, c) : 0;
+	__u32 dst_if = local_ifindex(bpf_map_lookup_elem(&tern_ep_v1, &p->t.dst));
+
+	if (t < 0)
+		return drop(row, TERN_CNT_DROP_MALFORMED);
+	if (t == SVC_SRC_NAT)
+		return forward_reply(skb, p, row, dst_if);
+	return forward(skb, p, row, dst_if);
+}
+
+#define FLOW_GO_ON -1
+
+/* A new flow to a service gets its backend (f records the NAT still to
+ * do); one refused or with no backend for it ends here with its verdict.
+ * FLOW_GO_ON otherwise. */
+static __always_inline int flow__service(struct __sk_buff *skb, struct pkt *p, struct ct_ctx *c,
+					 struct flow_state *f, int external,
+					 struct tern_counters *row)
+{
+	f->nat = 0;
+	switch (svc__new(p, c, external, f)) {
+	case SVC_REJECT:
+		count(row, TERN_CNT_NAT_REJECT);
+		return nat__reject(skb, p);
+	case SVC_NO_BACKEND:
+		return drop(row, TERN_CNT_DROP_NO_BACKEND);
+	}
+	return FLOW_GO_ON;
 }
 
 /* Save a first packet's state in f (the scratch) for its policy tail

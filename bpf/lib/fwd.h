@@ -40,43 +40,54 @@ static __always_inline int fwd__dec_ttl(struct __sk_buff *skb, __u8 family)
 	return 0;
 }
 
+/* Look the way to p's destination up in the FIB, as the stack's forwarding
+ * would from the interface p came in on. tot_len stays 0: the helper then
+ * checks the skb itself, which knows GSO; a length would fail every GSO
+ * packet's MTU check. Returns the BPF_FIB_LKUP_RET_* result. */
+static __always_inline int fwd__fib(struct __sk_buff *skb, const struct pkt *p,
+				    struct bpf_fib_lookup *fib)
+{
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->ifindex = skb->ingress_ifindex;
+	fib->l4_protocol = p->t.proto;
+	fib->sport = p->t.sport;
+	fib->dport = p->t.dport;
+	if (p->family == AF_INET) {
+		fib->family = AF_INET;
+		fib->ipv4_src = p->t.src.w[3];
+		fib->ipv4_dst = p->t.dst.w[3];
+	} else {
+		fib->family = AF_INET6;
+		__builtin_memcpy(fib->ipv6_src, &p->t.src, 16);
+		__builtin_memcpy(fib->ipv6_dst, &p->t.dst, 16);
+	}
+	return bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+}
+
+/* The next hop's Ethernet addresses, from the FIB; 0 or -1. */
+static __always_inline int fwd__set_macs(struct __sk_buff *skb, const struct bpf_fib_lookup *fib)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	return 0;
+}
+
 /* Redirect p into the pod behind host interface ifindex. Returns
  * TC_ACT_REDIRECT, or -1 when the fast path does not apply. */
 static __always_inline int fwd__to_local_ep(struct __sk_buff *skb, const struct pkt *p,
 					    __u32 ifindex)
 {
-	struct bpf_fib_lookup fib = {
-		.ifindex = skb->ingress_ifindex,
-		.l4_protocol = p->t.proto,
-		.sport = p->t.sport,
-		.dport = p->t.dport,
-	};
-	void *data, *data_end;
+	struct bpf_fib_lookup fib;
 
-	if (p->family == AF_INET) {
-		fib.family = AF_INET;
-		fib.ipv4_src = p->t.src.w[3];
-		fib.ipv4_dst = p->t.dst.w[3];
-	} else {
-		fib.family = AF_INET6;
-		__builtin_memcpy(fib.ipv6_src, &p->t.src, 16);
-		__builtin_memcpy(fib.ipv6_dst, &p->t.dst, 16);
-	}
-	/* tot_len stays 0: the helper then checks the skb itself, which knows
-	 * GSO; a length would fail every GSO packet's MTU check */
-	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS ||
-	    fib.ifindex != ifindex)
+	if (fwd__fib(skb, p, &fib) != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != ifindex ||
+	    fwd__dec_ttl(skb, p->family) || fwd__set_macs(skb, &fib))
 		return -1;
-	if (fwd__dec_ttl(skb, p->family))
-		return -1;
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-
-	if ((void *)(eth + 1) > data_end)
-		return -1;
-	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	return bpf_redirect_peer(ifindex, 0);
 }
 
@@ -86,40 +97,17 @@ static __always_inline int fwd__to_local_ep(struct __sk_buff *skb, const struct 
  * verdict, or -1 when the FIB has no way (the caller drops). */
 static __always_inline int fwd__out(struct __sk_buff *skb, const struct pkt *p)
 {
-	struct bpf_fib_lookup fib = {
-		.ifindex = skb->ingress_ifindex,
-		.l4_protocol = p->t.proto,
-		.sport = p->t.sport,
-		.dport = p->t.dport,
-	};
-	void *data, *data_end;
-	int rc;
+	struct bpf_fib_lookup fib;
+	int rc = fwd__fib(skb, p, &fib);
 
-	if (p->family == AF_INET) {
-		fib.family = AF_INET;
-		fib.ipv4_src = p->t.src.w[3];
-		fib.ipv4_dst = p->t.dst.w[3];
-	} else {
-		fib.family = AF_INET6;
-		__builtin_memcpy(fib.ipv6_src, &p->t.src, 16);
-		__builtin_memcpy(fib.ipv6_dst, &p->t.dst, 16);
-	}
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		if (fwd__dec_ttl(skb, p->family))
 			return -1;
 		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
 	}
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fwd__dec_ttl(skb, p->family))
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fwd__dec_ttl(skb, p->family) ||
+	    fwd__set_macs(skb, &fib))
 		return -1;
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-
-	if ((void *)(eth + 1) > data_end)
-		return -1;
-	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	return bpf_redirect(fib.ifindex, 0);
 }
 
