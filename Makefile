@@ -74,9 +74,11 @@ $(B)/ternctl: $(CTL_SRCS:%.c=$(B)/obj/%.o) $(LIB_OBJS)
 	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # tern-cni runs on the host, outside the image: it links only what it uses
-# (the naming rule, libmnl, json-c), the closure deploy/install-cni.sh ships.
-$(B)/tern-cni: $(CNI_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/agent/naming.o
-	$(CC) $(CFLAGS) $^ -lmnl -ljson-c -o $@
+# (the naming rule, tcx links for its fail-closed programs; libbpf, libmnl,
+# json-c), the closure deploy/install-cni.sh ships.
+CNI_AGENT_OBJS := naming tc_hook link_pin log
+$(B)/tern-cni: $(CNI_SRCS:%.c=$(B)/obj/%.o) $(CNI_AGENT_OBJS:%=$(B)/obj/agent/%.o)
+	$(CC) $(CFLAGS) $^ -lbpf -lmnl -ljson-c -o $@
 
 $(B)/test/unit/%: test/unit/%.c test/unit/unit.h $(SAN_OBJS)
 	@mkdir -p $(@D)

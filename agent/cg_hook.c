@@ -1,5 +1,6 @@
 /* cgroup programs through pinned links: attach or adopt. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -27,6 +28,9 @@ struct cg_link_info {
 	__u32 pad2;
 	__u64 spare[2];
 };
+/* the kernel's layout (uapi struct bpf_link_info) */
+_Static_assert(offsetof(struct cg_link_info, cgroup_id) == 16, "bpf_link_info.cgroup.cgroup_id");
+_Static_assert(offsetof(struct cg_link_info, attach_type) == 24, "bpf_link_info.cgroup.attach_type");
 
 struct cg_target {
 	__u64 cgroup_id;

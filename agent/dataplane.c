@@ -1,12 +1,15 @@
 /* Loading the BPF objects: load-time settings, pinned maps, the GC iterator. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <tern/counters.h>
 #include <tern/ct.h>
@@ -22,6 +25,7 @@
 #include "agent/services.h"
 #include "agent/dataplane.h"
 #include "agent/log.h"
+#include "agent/tc_hook.h"
 #include "maps/maps.h"
 
 static const char *const current_maps[] = {
@@ -32,7 +36,7 @@ static const char *const current_maps[] = {
 	NULL,
 };
 
-static void map_sizes(const struct tern_config *cfg, struct map_size *sz)
+static void map_sizes(const struct tern_config *cfg, struct map_size sz[16])
 {
 	struct map_size s[] = {
 		{ TERN_MAP_CT, cfg->ct_max_entries },
@@ -42,6 +46,8 @@ static void map_sizes(const struct tern_config *cfg, struct map_size *sz)
 		{ TERN_MAP_FRAG, TERN_FRAG_MAX },
 		{ TERN_MAP_NAT_FE, TERN_NAT_FE_DEFAULT_MAX },
 		{ TERN_MAP_NAT_BE, TERN_NAT_BE_DEFAULT_MAX },
+		/* a source-NATed flow's two entries, at most one per conntrack entry */
+		{ TERN_MAP_NAT_SNAT, cfg->ct_max_entries },
 		{ NULL, 0 },
 	};
 
@@ -52,7 +58,7 @@ static void map_sizes(const struct tern_config *cfg, struct map_size *sz)
 static int load_object(struct bpf_object *obj, const struct tern_config *cfg, const char *what)
 {
 	struct maps_migration *mig = NULL;
-	struct map_size sz[8];
+	struct map_size sz[16];
 	int err;
 
 	map_sizes(cfg, sz);
@@ -66,6 +72,74 @@ static int load_object(struct bpf_object *obj, const struct tern_config *cfg, co
 		return err;
 	}
 	return maps__finish(mig);
+}
+
+/* Pin the endpoint programs at PIN/progs/ for tern-cni, which attaches
+ * them to a new pod's interface before we know it: with no state there they
+ * drop everything, so the pod starts fail-closed, also while we are down.
+ * Each pin is replaced in one rename(), so tern-cni always finds one whole
+ * program, the newest loaded. */
+static int tc_progs__pin(struct tern_tc *tc, const char *pin_path)
+{
+	const struct {
+		const char *name;
+		struct bpf_program *prog;
+	} progs[] = {
+		{ TC_PROG_FROM_EP, tc->progs.tern_from_ep },
+		{ TC_PROG_TO_EP, tc->progs.tern_to_ep },
+	};
+	char dir[PATH_MAX], pin[PATH_MAX], tmp[PATH_MAX + 8];
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s/progs", pin_path);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		err = -errno;
+		log_error("create %s: %s%s", dir, strerror(-err), errno_hint(err));
+		return err;
+	}
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		tc_hook__prog_pin_file(pin, sizeof(pin), pin_path, progs[i].name);
+		/* no dot in the name: bpffs refuses lookups of dotted names */
+		snprintf(tmp, sizeof(tmp), "%s_new", pin);
+		unlink(tmp); /* left by an agent that died between pin and rename */
+		if (bpf_obj_pin(bpf_program__fd(progs[i].prog), tmp)) {
+			err = -errno;
+			log_error("pin program %s at %s: %s%s", progs[i].name, tmp, strerror(-err),
+				  errno_hint(err));
+			return err;
+		}
+		if (rename(tmp, pin)) {
+			err = -errno;
+			log_error("rename %s to %s: %s", tmp, pin, strerror(-err));
+			unlink(tmp);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* The value of an enumerator the running kernel's BTF has, or 0: features
+ * newer than Debian's uapi headers (BPF_F_IPV6 came with Linux 6.16). */
+static __u64 kernel_enum_value(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	__u64 val = 0;
+
+	if (!btf)
+		return 0;
+	for (__u32 id = 1; id < btf__type_cnt(btf) && !val; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+
+		if (!btf_is_enum(t))
+			continue;
+		const struct btf_enum *e = btf_enum(t);
+
+		for (__u16 i = 0; i < btf_vlen(t); i++)
+			if (!strcmp(btf__name_by_offset(btf, e[i].name_off), name))
+				val = (__u32)e[i].val;
+	}
+	btf__free(btf);
+	return val;
 }
 
 /* Connect-time LB on bpf.cgroupPath, every sock_addr program of it. */
@@ -111,9 +185,12 @@ int dataplane__open(struct dataplane *dp, const struct tern_config *cfg)
 	}
 	dp->tc->rodata->ct_timeouts = cfg->ct_timeouts;
 	dp->tc->rodata->counter_slots = cfg->max_interfaces;
+	dp->tc->rodata->csum_ipv6_flag = kernel_enum_value("BPF_F_IPV6");
 	err = load_object(dp->tc->obj, cfg, "tc");
 	if (!err)
 		err = tc__install_continuations(dp->tc);
+	if (!err)
+		err = tc_progs__pin(dp->tc, cfg->pin_path);
 	if (err)
 		goto fail;
 
@@ -153,7 +230,7 @@ int dataplane__open(struct dataplane *dp, const struct tern_config *cfg)
 	dp->nat_aff_fd = bpf_map__fd(dp->tc->maps.tern_nat_aff_v1);
 	dp->node_fd = bpf_map__fd(dp->tc->maps.tern_node_v1);
 	dp->jmp_fd = bpf_map__fd(dp->tc->maps.tern_jmp_v1);
-	dp->polctx_fd = bpf_map__fd(dp->tc->maps.tern_polctx_v1);
+	dp->polctx_fd = bpf_map__fd(dp->tc->maps.tern_polctx_v2);
 	dp->ipset_fd = bpf_map__fd(dp->tc->maps.tern_ipset_v1);
 	dp->polcnt_fd = bpf_map__fd(dp->tc->maps.tern_polcnt_v2);
 	maps__remove_stale(cfg->pin_path, current_maps);
@@ -269,15 +346,24 @@ void dataplane__udp_gone(struct dataplane *dp, const struct svc_gone *g, size_t 
 	int fd = bpf_map__fd(dp->tc->maps.tern_nat_gone_v1);
 	__u64 until = mono_ns() + TERN_NAT_GONE_SECONDS * 1000000000ULL;
 	unsigned long long flows = 0, socks = 0;
+	size_t n_gone = 0;
 	char buf[64];
 
 	for (size_t i = 0; i < n; i++) {
 		struct tern_nat_gone_key k = { .addr = g[i].addr, .port = g[i].port,
 					       .proto = IPPROTO_UDP };
 
+		/* one that is a backend again is no longer refused */
+		if (g[i].back) {
+			bpf_map_delete_elem(fd, &k);
+			continue;
+		}
+		n_gone++;
 		if (bpf_map_update_elem(fd, &k, &until, BPF_ANY))
 			log_warn("gone backends map: %s%s", strerror(errno), errno_hint(-errno));
 	}
+	if (!n_gone)
+		return;
 	if (iter__run(dp->gc->progs.tern_ct_gone, &dp->gone_link,
 		      bpf_map__fd(dp->gc->maps.tern_ct_v1), buf, sizeof(buf)) == 0)
 		sscanf(buf, "%llu", &flows);
@@ -286,7 +372,7 @@ void dataplane__udp_gone(struct dataplane *dp, const struct svc_gone *g, size_t 
 	if (iter__run(dp->gc->progs.tern_udp_gone, &dp->udp_gone_link, -1, buf,
 		      sizeof(buf)) == 0)
 		sscanf(buf, "%llu", &socks);
-	log_info("%zu UDP backends gone: %llu flows removed, %llu sockets closed", n, flows,
+	log_info("%zu UDP backends gone: %llu flows removed, %llu sockets closed", n_gone, flows,
 		 socks);
 }
 

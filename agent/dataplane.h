@@ -41,7 +41,8 @@ int dataplane__open(struct dataplane *dp, const struct tern_config *cfg);
 int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted);
 struct svc_gone;
 /* UDP backends that went (agent/services.h): refused for a while, their
- * conntrack entries removed, connected host sockets closed. */
+ * conntrack entries removed, connected host sockets closed; those marked
+ * back are no longer refused. */
 void dataplane__udp_gone(struct dataplane *dp, const struct svc_gone *g, size_t n);
 /* Close our fds; pinned maps and links stay and keep traffic flowing. */
 void dataplane__close(struct dataplane *dp);

@@ -38,6 +38,7 @@ struct agent {
 	struct nl_mon *nl;
 	struct reconciler *rec;
 	struct svc_sync *svc;
+	int links_stale;          /* a link re-dump failed: retry at resync */
 	int epfd, sigfd, gcfd, resyncfd;
 	int dirty;
 	int reconciled;              /* at least once */
@@ -59,6 +60,22 @@ static void on_link(enum nl_event ev, const struct nl_link *l, void *arg)
 
 	reconciler_link_event(a->rec, ev, l);
 	a->dirty = 1;
+}
+
+/* Events were lost: read every link again. Until that works, the last good
+ * table stands and the resync timer retries. */
+static void links_redump(struct agent *a)
+{
+	int err;
+
+	log_warn("netlink: events lost; re-reading all links");
+	err = reconciler_links_redump(a->rec, a->nl);
+	a->links_stale = err != 0;
+	if (err)
+		log_error("netlink: re-reading links: %s; keeping the last table, retrying",
+			  strerror(-err));
+	else
+		a->dirty = 1;
 }
 
 static int timer_new(int seconds)
@@ -220,16 +237,15 @@ static int run(struct agent *a)
 				/* served below, on every turn */
 			} else if (fd == nl_mon_fd(a->nl)) {
 				err = nl_mon_process(a->nl, on_link, a);
-				if (err == -ENOBUFS) {
-					log_warn("netlink: events lost; re-reading all links");
-					reconciler_links_reset(a->rec);
-					nl_mon_dump(a->nl, on_link, a);
-				}
+				if (err == -ENOBUFS)
+					links_redump(a);
 			} else if (fd == a->gcfd) {
 				drain_timer(fd);
 				ct_gc(a);
 			} else if (fd == a->resyncfd) {
 				drain_timer(fd);
+				if (a->links_stale)
+					links_redump(a);
 				svc_sync_resync(a->svc);
 				a->dirty = 1;
 			}

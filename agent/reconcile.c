@@ -47,11 +47,15 @@ struct want_if {
 	int ifindex;
 	struct tern_ifstate st;
 	const struct k8s_object *pod; /* workloads */
+	bool pol_known;               /* policy answered for pod this run: */
+	unsigned pol_iso;             /* POLICY_ISO_* */
 };
 
 struct want_ep {
 	struct tern_addr addr;
 	struct tern_ep ep;
+	bool pol_known;               /* as in want_if */
+	unsigned pol_iso;
 };
 
 struct reconciler *reconciler_new(const struct tern_config *cfg, struct dataplane *dp)
@@ -126,9 +130,29 @@ void reconciler_link_event(struct reconciler *r, enum nl_event ev, const struct 
 	vec_sort(r->links, r->n_links, sizeof(r->links[0]), link_cmp);
 }
 
-void reconciler_links_reset(struct reconciler *r)
+static void links_cb(enum nl_event ev, const struct nl_link *l, void *arg)
 {
-	r->n_links = 0;
+	reconciler_link_event(arg, ev, l);
+}
+
+int reconciler_links_redump(struct reconciler *r, struct nl_mon *nl)
+{
+	struct nl_link *old = r->links;
+	size_t n_old = r->n_links, cap_old = r->cap_links;
+	int err;
+
+	r->links = NULL;
+	r->n_links = r->cap_links = 0;
+	err = nl_mon_dump(nl, links_cb, r);
+	if (err) {
+		free(r->links);
+		r->links = old;
+		r->n_links = n_old;
+		r->cap_links = cap_old;
+		return err;
+	}
+	free(old);
+	return 0;
 }
 
 static bool pod_is_local(const struct reconciler *r, const struct k8s_object *o)
@@ -278,10 +302,12 @@ static int hook__attach(struct reconciler *r, const struct want_if *w, struct re
 	return 0;
 }
 
-static void hook__detach(struct reconciler *r, const char *name, struct reconcile_stats *st)
+/* Detach name's hooks (ifindex: the interface they should sit on, 0: any). */
+static void hook__detach(struct reconciler *r, const char *name, int ifindex,
+			 struct reconcile_stats *st)
 {
-	int a = tc_hook__detach(r->cfg->pin_path, name, TC_INGRESS);
-	int b = tc_hook__detach(r->cfg->pin_path, name, TC_EGRESS);
+	int a = tc_hook__detach(r->cfg->pin_path, name, TC_INGRESS, ifindex);
+	int b = tc_hook__detach(r->cfg->pin_path, name, TC_EGRESS, ifindex);
 
 	if (a || b) {
 		log_warn("%s: detach tc hooks: %s", name, strerror(-(a ? a : b)));
@@ -319,7 +345,7 @@ static void sweep_stale_pins(struct reconciler *r, const struct want_if *w, size
 			if (de->d_name[0] == '.' || wanted(w, n, de->d_name))
 				continue;
 			/* detaches both directions, so the other dir's entry goes too */
-			hook__detach(r, de->d_name, st);
+			hook__detach(r, de->d_name, 0, st);
 		}
 		closedir(d);
 	}
@@ -327,8 +353,27 @@ static void sweep_stale_pins(struct reconciler *r, const struct want_if *w, size
 
 /* --- network policy ------------------------------------------------------ */
 
-/* Phase 1 of policy (policy/policy.h) for the local endpoints, and their
- * isolation flags into want (interfaces) and weps (endpoints). */
+/* What an interface's entry holds now, as policy_iso_resolve takes it:
+ * POLICY_ISO_* bits, or POLICY_ISO_NEW when the map has none for this
+ * endpoint (none, or another one's). */
+static unsigned if_held(const struct cur_if *c, const struct want_if *w)
+{
+	if (!c || c->st.ep_id != w->st.ep_id || (c->st.flags & IF_KIND) != TERN_IF_F_WORKLOAD)
+		return POLICY_ISO_NEW;
+	return (c->st.flags & TERN_IF_F_ISO_IN ? POLICY_ISO_IN : 0) |
+	       (c->st.flags & TERN_IF_F_ISO_EG ? POLICY_ISO_EG : 0);
+}
+
+static unsigned ep_held(const struct want_ep *c, const struct want_ep *e)
+{
+	if (!c || c->ep.ep_id != e->ep.ep_id)
+		return POLICY_ISO_NEW;
+	return c->ep.flags & TERN_EP_F_ISO_IN ? POLICY_ISO_IN : 0;
+}
+
+/* Phase 1 of policy (policy/policy.h) for the local endpoints: programs
+ * installed, and its answer for each pod noted on the pod's entries in
+ * want (interfaces) and weps (endpoints); iso__resolve makes the flags. */
 static int policy_step(struct reconciler *r, const struct model *m,
 		       const struct k8s_object *const *pods, size_t n_pods, struct want_if *want,
 		       size_t n_want, struct want_ep *weps, size_t n_weps,
@@ -342,11 +387,15 @@ static int policy_step(struct reconciler *r, const struct model *m,
 	size_t n = 0;
 	int err = -ENOMEM;
 
-	if (!eps || !wifs || !iso)
+	if (!eps || !wifs || !iso) {
+		log_error("network policy: %s; every pod keeps its isolation, new ones are "
+			  "isolated (fail closed)", strerror(ENOMEM));
 		goto out;
+	}
 	for (size_t i = 0; i < n_pods; i++) {
 		const struct k8s_object *o = pods[i];
 		struct want_if *w = NULL;
+		bool held = false;
 		__u32 id = 0;
 
 		if (!pod_is_local(r, o))
@@ -355,37 +404,37 @@ static int policy_step(struct reconciler *r, const struct model *m,
 			if (want[j].pod == o)
 				w = &want[j];
 		id = w ? w->st.ep_id : 0;
-		for (size_t k = 0; k < o->pod.n_ips && !id; k++) {
+		if (w)
+			held = if_held(cur_if_find(cur, n_cur, w->ifindex), w) != POLICY_ISO_NEW;
+		for (size_t k = 0; k < o->pod.n_ips; k++) {
 			struct want_ep *e = ep_find(weps, n_weps, &o->pod.ips[k]);
 
-			id = e ? e->ep.ep_id : 0;
+			if (!e)
+				continue;
+			if (!id)
+				id = e->ep.ep_id;
+			held |= ep_held(ep_find(ceps, n_ceps, &e->addr), e) != POLICY_ISO_NEW;
 		}
 		if (!id)
 			continue;
-		eps[n] = (struct pol_ep_in){ .ep_id = id, .pod = o };
+		eps[n] = (struct pol_ep_in){ .ep_id = id, .pod = o, .held = held };
 		wifs[n++] = w;
 	}
 	err = policy_apply(r->pol, m, eps, n, iso, &ps);
 	for (size_t i = 0; i < n; i++) {
 		const struct k8s_object *o = eps[i].pod;
-		const struct cur_if *c = wifs[i] ? cur_if_find(cur, n_cur, wifs[i]->ifindex) : NULL;
-		__u32 if_iso = (iso[i] & POLICY_ISO_IN ? TERN_IF_F_ISO_IN : 0) |
-			       (iso[i] & POLICY_ISO_EG ? TERN_IF_F_ISO_EG : 0);
 
-		if (iso[i] & POLICY_ISO_KEEP) /* policy could not tell: as it was */
-			if_iso = c ? c->st.flags & (TERN_IF_F_ISO_IN | TERN_IF_F_ISO_EG) : 0;
-		if (wifs[i])
-			wifs[i]->st.flags |= if_iso;
+		if (wifs[i]) {
+			wifs[i]->pol_known = true;
+			wifs[i]->pol_iso = iso[i];
+		}
 		for (size_t k = 0; k < o->pod.n_ips; k++) {
 			struct want_ep *e = ep_find(weps, n_weps, &o->pod.ips[k]);
-			const struct want_ep *ce = ep_find(ceps, n_ceps, &o->pod.ips[k]);
 
-			if (!e)
-				continue;
-			if (iso[i] & POLICY_ISO_KEEP)
-				e->ep.flags |= ce ? ce->ep.flags & TERN_EP_F_ISO_IN : 0;
-			else if (iso[i] & POLICY_ISO_IN)
-				e->ep.flags |= TERN_EP_F_ISO_IN;
+			if (e) {
+				e->pol_known = true;
+				e->pol_iso = iso[i];
+			}
 		}
 	}
 	st->map_writes += ps.set_writes + ps.installed;
@@ -395,6 +444,36 @@ out:
 	free(wifs);
 	free(iso);
 	return err;
+}
+
+/* Fail closed, for every workload entry: its isolation flags from
+ * policy's answer for its pod and what the entry holds now, by the one
+ * rule, policy_iso_resolve. An entry policy said nothing about (its step
+ * failed, or never ran) keeps its flags; a new one is isolated both ways. */
+static void iso__resolve(struct want_if *want, size_t n_want, struct want_ep *weps,
+			 size_t n_weps, const struct cur_if *cur, size_t n_cur,
+			 const struct want_ep *ceps, size_t n_ceps)
+{
+	for (size_t i = 0; i < n_want; i++) {
+		struct want_if *w = &want[i];
+		unsigned iso;
+
+		if (!w->pod)
+			continue;
+		iso = policy_iso_resolve(w->pol_known ? w->pol_iso : POLICY_ISO_UNKNOWN,
+					 if_held(cur_if_find(cur, n_cur, w->ifindex), w));
+		w->st.flags &= ~(TERN_IF_F_ISO_IN | TERN_IF_F_ISO_EG);
+		w->st.flags |= (iso & POLICY_ISO_IN ? TERN_IF_F_ISO_IN : 0) |
+			       (iso & POLICY_ISO_EG ? TERN_IF_F_ISO_EG : 0);
+	}
+	for (size_t i = 0; i < n_weps; i++) {
+		struct want_ep *e = &weps[i];
+		unsigned iso = policy_iso_resolve(e->pol_known ? e->pol_iso : POLICY_ISO_UNKNOWN,
+						  ep_held(ep_find(ceps, n_ceps, &e->addr), e));
+
+		e->ep.flags &= ~TERN_EP_F_ISO_IN;
+		e->ep.flags |= iso & POLICY_ISO_IN ? TERN_EP_F_ISO_IN : 0;
+	}
 }
 
 /* --- the run -------------------------------------------------------------- */
@@ -497,26 +576,28 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 		}
 	}
 
-	/* 2. slots and endpoint ids: keep what the maps already say */
+	/* 2. slots and endpoint ids: keep what the maps already say. No id
+	 * the maps hold goes to a new pod in the same run, not even one whose
+	 * pod is gone: its policy programs go only at the end of this run */
+	for (size_t i = 0; i < n_cur; i++)
+		used_eps[n_used_eps++] = cur[i].st.ep_id;
+	for (size_t i = 0; i < n_ceps; i++)
+		used_eps[n_used_eps++] = ceps[i].ep.ep_id;
 	for (size_t i = 0; i < n_want; i++) {
 		const struct cur_if *c = cur_if_find(cur, n_cur, want[i].ifindex);
 
 		if (c && (c->st.flags & IF_KIND) == want[i].st.flags && c->st.slot) {
 			want[i].st.slot = c->st.slot;
 			used_slots[n_used_slots++] = c->st.slot;
-			if (c->st.ep_id && want[i].pod) {
+			if (c->st.ep_id && want[i].pod)
 				want[i].st.ep_id = c->st.ep_id;
-				used_eps[n_used_eps++] = c->st.ep_id;
-			}
 		}
 	}
 	for (size_t i = 0; i < n_weps; i++) {
 		const struct want_ep *c = ep_find(ceps, n_ceps, &weps[i].addr);
 
-		if (c && c->ep.ep_id) {
+		if (c && c->ep.ep_id)
 			weps[i].ep.ep_id = c->ep.ep_id;
-			used_eps[n_used_eps++] = c->ep.ep_id;
-		}
 	}
 	for (size_t i = 0; i < n_want; i++) {
 		if (!want[i].st.slot) {
@@ -566,6 +647,7 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 	if (policy_step(r, m, pods, n_pods, want, n_want, weps, n_weps, cur, n_cur, ceps, n_ceps,
 			st))
 		err = -EAGAIN;
+	iso__resolve(want, n_want, weps, n_weps, cur, n_cur, ceps, n_ceps);
 
 	/* 3. write state before attaching: a hook never runs without it */
 	for (size_t i = 0; i < n_weps; i++) {
@@ -616,7 +698,7 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 			continue;
 		}
 		if (!wanted(want, n_want, h->name))
-			hook__detach(r, h->name, st);
+			hook__detach(r, h->name, h->ifindex, st);
 		/* else: same name, new ifindex: attach below replaces the pin */
 		*h = r->hooked[--r->n_hooked];
 	}

@@ -24,8 +24,11 @@ struct reconciler *reconciler_new(const struct tern_config *cfg, struct dataplan
 void reconciler_free(struct reconciler *r);
 /* Keep the link table in step with netlink. */
 void reconciler_link_event(struct reconciler *r, enum nl_event ev, const struct nl_link *l);
-/* Forget every link (before a re-dump after lost events). */
-void reconciler_links_reset(struct reconciler *r);
+/* Read every link again (after lost events) into a fresh table, swapped in
+ * only when the dump succeeds: a failed dump keeps the last good table, so
+ * no pod loses its hooks for an interface it merely was not listed with.
+ * 0 or -errno. */
+int reconciler_links_redump(struct reconciler *r, struct nl_mon *nl);
 /* Make the dataplane match m. 0, or -errno if some step failed (the rest
  * is still applied; the next run retries). */
 int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile_stats *st);

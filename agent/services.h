@@ -23,10 +23,12 @@ struct svc_stats {
 };
 
 /* A UDP backend that went away: sockets and flows still aimed at it are
- * cleaned up (agent/dataplane.c). */
+ * cleaned up (agent/dataplane.c). Or, with back set, one that is a
+ * backend again: no longer refused. */
 struct svc_gone {
 	struct tern_addr addr;
 	__be16 port;
+	__u16 back;
 };
 
 struct svc_sync *svc_sync_new(const struct tern_config *cfg, int fe_fd, int be_fd);

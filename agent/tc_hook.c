@@ -1,6 +1,7 @@
 /* tcx links (kernel 6.6+): attach, adopt after a restart, detach. Debian
  * 12's uapi headers predate tcx, so its constants are spelled out here. */
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +26,10 @@ struct tcx_link_info {
 	__u32 attach_type;
 	__u64 spare[4];
 };
+/* the kernel's layout (uapi struct bpf_link_info, Linux 6.6+) */
+_Static_assert(offsetof(struct tcx_link_info, prog_id) == 8, "bpf_link_info.prog_id");
+_Static_assert(offsetof(struct tcx_link_info, ifindex) == 16, "bpf_link_info.tcx.ifindex");
+_Static_assert(offsetof(struct tcx_link_info, attach_type) == 20, "bpf_link_info.tcx.attach_type");
 
 static const char *const dir_suffix[] = { "in", "out" };
 
@@ -33,6 +38,11 @@ void tc_hook__pin_file(char *buf, size_t len, const char *pin_path, const char *
 		       enum tc_dir dir)
 {
 	snprintf(buf, len, "%s/links/tc-%s/%s", pin_path, dir_suffix[dir], ifname);
+}
+
+void tc_hook__prog_pin_file(char *buf, size_t len, const char *pin_path, const char *prog)
+{
+	snprintf(buf, len, "%s/progs/%s", pin_path, prog);
 }
 
 int tc_hook__info(int link_fd, struct tc_hook_info *out)
@@ -103,10 +113,22 @@ int tc_hook__attach(const char *pin_path, const char *ifname, int ifindex,
 	return TC_HOOK_CREATED;
 }
 
-int tc_hook__detach(const char *pin_path, const char *ifname, enum tc_dir dir)
+int tc_hook__detach(const char *pin_path, const char *ifname, enum tc_dir dir, int ifindex)
 {
+	struct tc_hook_info info = {};
 	char pin[PATH_MAX];
+	int fd, other;
 
 	tc_hook__pin_file(pin, sizeof(pin), pin_path, ifname, dir);
+	if (ifindex) {
+		fd = bpf_obj_get(pin);
+		if (fd < 0)
+			return errno == ENOENT ? 0 : -errno;
+		other = tc_hook__info(fd, &info) == 0 && info.ifindex &&
+			info.ifindex != (__u32)ifindex;
+		close(fd);
+		if (other)
+			return 0; /* the same name's new interface: not ours to take */
+	}
 	return link_pin__detach(pin);
 }

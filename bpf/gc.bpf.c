@@ -43,6 +43,9 @@ int tern_ct_gc(struct bpf_iter__bpf_map_elem *ctx)
 	if (ct__expired(k, v, bpf_ktime_get_ns())) {
 		struct tern_ct_key dk = *k;
 
+		/* a source-NATed flow's other half goes with it */
+		if (v->flags & TERN_CT_F_SNAT)
+			bpf_map_delete_elem(&tern_nat_snat_v1, &dk);
 		if (bpf_map_delete_elem(&tern_ct_v1, &dk) == 0)
 			deleted++;
 	}
@@ -79,6 +82,8 @@ int tern_ct_gone(struct bpf_iter__bpf_map_elem *ctx)
 	    gone(&k->addr_a, k->port_a) || gone(&k->addr_b, k->port_b)) {
 		struct tern_ct_key dk = *k;
 
+		if (v->flags & TERN_CT_F_SNAT)
+			bpf_map_delete_elem(&tern_nat_snat_v1, &dk);
 		if (bpf_map_delete_elem(&tern_ct_v1, &dk) == 0)
 			gone_deleted++;
 	}

@@ -71,8 +71,10 @@ struct cni_req {
 	const char *ipam_type;     /* ipam.type; NULL on a DEL under an invalid config */
 	const char *prefix;        /* workloadInterfacePrefix */
 	int mtu;                   /* mtu */
+	const char *pin_path;      /* bpfPinPath: ternd's bpf.pinPath, on the host */
 	struct json_object *prev;  /* prevResult, or NULL */
-	char host_ifname[IFNAMSIZ];/* prefix + hash of "<pod_ns>.<pod_name>" */
+	char host_ifname[IFNAMSIZ];/* prefix + hash of "<pod_ns>.<pod_name>"; on DEL
+				    * only with the pod in CNI_ARGS, else "" */
 };
 
 /* Read the environment and stdin into r. 0, or -errno with e filled.
@@ -96,6 +98,31 @@ int ipam__exec(const struct cni_req *r, const char *cmd, struct ipam_result *res
 	       struct cni_error *e);
 void ipam_result__free(struct ipam_result *res);
 
+/* tern's endpoint programs as ternd pinned them (PIN/progs/): attached to
+ * the host side of a new veth before it comes up, they drop everything
+ * until ternd has programmed the pod's state, so the pod starts fail-closed
+ * whether ternd runs or not. */
+struct cni_progs {
+	int from_ep;               /* ingress: what the pod sends */
+	int to_ep;                 /* egress: what the pod receives */
+};
+
+/* Open the pinned programs. -ENOENT (code 11: try again) when ternd has
+ * not pinned them yet; 0 or -errno with e. */
+int cni_progs__open(const struct cni_req *r, struct cni_progs *p, struct cni_error *e);
+void cni_progs__close(struct cni_progs *p);
+/* Attach them to the host side (ifindex) with tcx links pinned where
+ * ternd adopts them (agent/tc_hook.h); a link ternd already made there is
+ * kept. 0 or -errno with e. */
+int cni_hook__attach(const struct cni_req *r, const struct cni_progs *p, int ifindex,
+		     struct cni_error *e);
+/* After the pod's veth is gone: unpin its links, which went with it. A
+ * live link under the pod's name is another sandbox's and stays. */
+void cni_hook__release(const struct cni_req *r);
+/* For CHECK: whether a tern link sits on ifindex in direction dir (0:
+ * ingress, 1: egress). 1, 0, or -errno. */
+int cni_hook__has(const struct cni_req *r, int dir, int ifindex);
+
 /* The wiring's outcome for the result JSON. */
 struct wiring {
 	uint8_t host_mac[6];
@@ -108,10 +135,10 @@ struct wiring {
  * entered and lacks CNI_IFNAME; the host-side name is free (an earlier
  * sandbox's veth of the same pod is removed). 0 or -errno with e. */
 int wire__precheck(const struct cni_req *r, struct cni_error *e);
-/* Create and wire the veth for ips. On failure everything it created is
- * removed again. 0 or -errno with e. */
-int wire__add(const struct cni_req *r, const struct cni_ip *ips, size_t n_ips,
-	      struct wiring *w, struct cni_error *e);
+/* Create the veth, attach progs to its host side, and wire it for ips.
+ * On failure everything it created is removed again. 0 or -errno with e. */
+int wire__add(const struct cni_req *r, const struct cni_progs *progs, const struct cni_ip *ips,
+	      size_t n_ips, struct wiring *w, struct cni_error *e);
 /* Remove CNI_IFNAME from the pod netns (its host-side peer and the routes
  * through it go with it). A missing netns or interface is not an error. */
 int wire__del(const struct cni_req *r, struct cni_error *e);

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 /* A network config is a few hundred bytes; this is far beyond any. */
 #define STDIN_MAX (1 << 20)
 #define PREFIX_MAX (IFNAMSIZ - 1 - TERN_IFNAME_HASH_LEN)
+#define PIN_PATH_MAX (PATH_MAX - 64)
 
 static int vfail(struct cni_error *e, int code, int err, const char *msg, const char *fmt,
 		 va_list ap)
@@ -198,7 +200,7 @@ static bool is_plugin_name(const char *s)
  * accepts and ignores; any other key is a typo or an unsupported feature. */
 static const char *const known_keys[] = {
 	"cniVersion", "name", "type", "ipam", "dns", "mtu", "workloadInterfacePrefix",
-	"prevResult", "runtimeConfig", "args", "capabilities", "ipMasq", NULL,
+	"bpfPinPath", "prevResult", "runtimeConfig", "args", "capabilities", "ipMasq", NULL,
 };
 
 static int check_keys(struct cni_req *r, struct cni_error *e)
@@ -213,7 +215,7 @@ static int check_keys(struct cni_req *r, struct cni_error *e)
 			continue;
 		return cni_fail(e, CNI_ERR_UNSUPPORTED, -EINVAL, "unsupported field in network config",
 				"%s: %s: tern-cni does not know this key (its keys: mtu, "
-				"workloadInterfacePrefix, ipam, dns)", key,
+				"workloadInterfacePrefix, bpfPinPath, ipam, dns)", key,
 				json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
 	}
 	return 0;
@@ -252,6 +254,16 @@ static int parse_conf(struct cni_req *r, struct cni_error *e)
 		return conf_fail(e, "workloadInterfacePrefix: \"%s\": expected 1..%d characters, "
 				 "no '/', ':' or whitespace (it must equal ternd's "
 				 "bpf.workloadInterfacePrefix)", r->prefix, PREFIX_MAX);
+
+	r->pin_path = "/sys/fs/bpf/tern";
+	err = get_str(r->conf, "bpfPinPath", "", &r->pin_path, e);
+	if (err && err != -ENOENT)
+		return err;
+	/* room for links/tc-out/<ifname> below it */
+	if (r->pin_path[0] != '/' || strlen(r->pin_path) > PIN_PATH_MAX)
+		return conf_fail(e, "bpfPinPath: \"%s\": expected an absolute path of at most %d "
+				 "characters (ternd's bpf.pinPath, as the host sees it)",
+				 r->pin_path, PIN_PATH_MAX);
 
 	r->mtu = 1500;
 	if (json_object_object_get_ex(r->conf, "mtu", &v) && v) {
@@ -344,7 +356,10 @@ static int load_env(struct cni_req *r, struct cni_error *e)
 	err = parse_args(r, getenv("CNI_ARGS"), e);
 	if (err)
 		return err;
-	if (!need_pod)
+	/* DEL needs the host-side name only to unpin the pod's links;
+	 * without the pod in CNI_ARGS (Kubernetes runtimes always pass it)
+	 * they stay until ternd or the pod's next ADD finds them stale */
+	if (!need_pod && (!r->prefix || !r->pod_ns[0] || !r->pod_name[0]))
 		return 0;
 	if (!r->pod_ns[0] || !r->pod_name[0])
 		return env_fail(e, "CNI_ARGS: K8S_POD_NAMESPACE and K8S_POD_NAME are needed: the "
@@ -414,6 +429,8 @@ int cni_req__load(struct cni_req *r, struct cni_error *e)
 		fprintf(stderr, "tern-cni: DEL: %s: %s; nothing was allocated under it\n", e->msg,
 			e->details);
 		r->ipam_type = NULL;
+		r->prefix = NULL;
+		r->pin_path = NULL;
 		err = 0;
 	}
 	if (!err)

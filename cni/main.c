@@ -100,6 +100,7 @@ static void ipam_release(const struct cni_req *r)
 
 static int cmd_add(const struct cni_req *r, struct cni_error *e)
 {
+	struct cni_progs progs = { -1, -1 };
 	struct ipam_result ipam = { 0 };
 	struct json_object *dns = NULL;
 	struct wiring w = { 0 };
@@ -111,9 +112,12 @@ static int cmd_add(const struct cni_req *r, struct cni_error *e)
 		return cni_fail(e, CNI_ERR_CONFIG, -EINVAL, "invalid network config",
 				"prevResult at ADD: tern-cni creates the pod's interface and must "
 				"be the first plugin of the list");
-	err = wire__precheck(r, e);
+	/* a pod never runs without tern's programs: no programs, no pod */
+	err = cni_progs__open(r, &progs, e);
+	if (!err)
+		err = wire__precheck(r, e);
 	if (err)
-		return err;
+		goto out;
 	err = ipam__exec(r, "ADD", &ipam, e);
 	if (err) {
 		/* the spec's rule for a delegated plugin's failed ADD; a
@@ -122,7 +126,7 @@ static int cmd_add(const struct cni_req *r, struct cni_error *e)
 			ipam_release(r);
 		goto out;
 	}
-	err = wire__add(r, ipam.ips, ipam.n_ips, &w, e);
+	err = wire__add(r, &progs, ipam.ips, ipam.n_ips, &w, e);
 	if (err) {
 		ipam_release(r);
 		goto out;
@@ -136,6 +140,7 @@ static int cmd_add(const struct cni_req *r, struct cni_error *e)
 		cni_fail(e, CNI_ERR_IO, err, "writing the result", "stdout: %s", strerror(-err));
 out:
 	ipam_result__free(&ipam);
+	cni_progs__close(&progs);
 	return err;
 }
 
@@ -144,8 +149,12 @@ static int cmd_del(const struct cni_req *r, struct cni_error *e)
 	int err = wire__del(r, e);
 
 	/* with the interface still there, its address must stay taken */
-	if (err || !r->ipam_type)
+	if (err)
 		return err;
+	/* the veth took its links with it (unless ternd detached them) */
+	cni_hook__release(r);
+	if (!r->ipam_type)
+		return 0;
 	err = ipam__exec(r, "DEL", NULL, e);
 	/* the config names the same plugin as at ADD: without it, ADD never
 	 * allocated anything to release */

@@ -289,8 +289,8 @@ static int host_side(const struct cni_req *r, struct cni_nl *host, int ifindex,
 	return 0;
 }
 
-int wire__add(const struct cni_req *r, const struct cni_ip *ips, size_t n_ips,
-	      struct wiring *w, struct cni_error *e)
+int wire__add(const struct cni_req *r, const struct cni_progs *progs, const struct cni_ip *ips,
+	      size_t n_ips, struct wiring *w, struct cni_error *e)
 {
 	struct cni_nl *pod = NULL, *host = NULL;
 	struct cni_link hl = { 0 }, pl;
@@ -322,6 +322,10 @@ int wire__add(const struct cni_req *r, const struct cni_ip *ips, size_t n_ips,
 		goto out;
 	}
 	created = true;
+	/* before either end is up: no packet passes without tern's programs */
+	err = cni_hook__attach(r, progs, hl.ifindex, e);
+	if (err)
+		goto out;
 	err = cni_nl__link_get(pod, r->ifname, &pl);
 	if (err) {
 		wiring_fail(e, err, "look up the new %s in %s", r->ifname, r->netns);
@@ -337,13 +341,16 @@ int wire__add(const struct cni_req *r, const struct cni_ip *ips, size_t n_ips,
 	memcpy(w->ips, ips, n_ips * sizeof(ips[0]));
 	w->n_ips = n_ips;
 out:
-	/* the pair goes as one, and the routes and proxy entry with it */
+	/* the pair goes as one, and the routes, the proxy entry and the
+	 * links with it; then the links' pins */
 	if (err && created) {
 		int derr = cni_nl__link_del(host, hl.ifindex);
 
 		if (derr)
 			fprintf(stderr, "tern-cni: could not remove %s after the failure: %s\n",
 				r->host_ifname, strerror(-derr));
+		else
+			cni_hook__release(r);
 	}
 	cni_nl__close(pod);
 	cni_nl__close(host);
@@ -630,6 +637,9 @@ int wire__check(const struct cni_req *r, struct cni_error *e)
 				r->host_ifname);
 		check_routes(&p, r, pod, host, &pl, &hl, &pv);
 		check_knobs(&p, r, &pv);
+		for (int dir = 0; dir < 2; dir++)
+			expect(&p, cni_hook__has(r, dir, hl.ifindex), "tern's tc %s program on %s",
+			       dir ? "egress" : "ingress", r->host_ifname);
 	}
 	err = 0;
 	if (p.n)

@@ -147,8 +147,11 @@ int maps__prepare(struct bpf_object *obj, const char *pin_path,
 			continue;
 		}
 		close(fd);
+		/* a program array's values are program ids, not to be copied:
+		 * the agent fills a new one itself */
 		if (info.type == bpf_map__type(map) && info.key_size == bpf_map__key_size(map) &&
 		    info.value_size == bpf_map__value_size(map) &&
+		    info.type != BPF_MAP_TYPE_PROG_ARRAY &&
 		    mig->n < (int)(sizeof(mig->m) / sizeof(mig->m[0]))) {
 			struct migrate_one *m = &mig->m[mig->n];
 

@@ -332,6 +332,12 @@ static int node_entries(struct entries *e, const struct model *m, const struct p
 	return err;
 }
 
+const char *ipset_errno_hint(int err)
+{
+	/* an LPM trie says it is full with ENOSPC, where hashes say E2BIG */
+	return err == -ENOSPC || err == -E2BIG ? " (" TERN_MAP_IPSET " is full)" : errno_hint(err);
+}
+
 int ipset_entry_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct tern_ipset_key));
@@ -498,7 +504,7 @@ static int ipset_map__merge(struct ipset_map *im, const struct ipset_entry *want
 	im->n = k;
 	if (err)
 		log_error("ipset map (%s): %s%s", prune ? "delete" : "update", strerror(-err),
-			  errno_hint(err));
+			  ipset_errno_hint(err));
 	return err;
 }
 

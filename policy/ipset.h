@@ -50,5 +50,7 @@ int ipset_map__prune(struct ipset_map *im, const struct ipset_entry *want, size_
 size_t ipset_map__entries(const struct ipset_map *im, const struct ipset_entry **out);
 
 int ipset_entry_cmp(const void *a, const void *b);
+/* errno_hint for the map's errors: its size is fixed, full is full */
+const char *ipset_errno_hint(int err);
 
 #endif

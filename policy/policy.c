@@ -9,6 +9,7 @@
  * After a restart nothing is reloaded that is already right: the jump map
  * is read once, and a slot whose program has the tag of what we compiled
  * (and uses our maps) is adopted as it is. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +60,23 @@ struct policy {
 	size_t n_slots, cap_slots;
 	/* jump slots at or past TERN_JMP_POLICY_BASE that hold a program */
 	uint8_t occupied[JMP_BITS];
+	/* slots a failed run keeps for the endpoints the maps hold, also
+	 * those of a previous agent no struct slot describes */
+	uint8_t keep[JMP_BITS];
+	int scanned;               /* the jump map was read */
 	__u32 *found_ids;          /* until the first cleanup: what a previous agent left */
+	/* sets that lack an except entry the map refused, sorted: a program
+	 * naming one would let excepted peers in */
+	uint32_t *bad_sets;
+	size_t n_bad_sets;
+	int bad_sets_err;          /* why: the map's -errno */
+	int (*fault)(const char *step);
 	/* a run changes nothing when none of its inputs changed */
 	uint64_t gens[4];
 	uint8_t eps_digest[SHA256_LEN];
 	int clean;                 /* the last run (both phases) went through */
 	int skipped;               /* this run's apply did nothing */
+	int failed;                /* this run's apply failed as a whole */
 	unsigned *iso;             /* the last run's answer */
 	size_t n_iso;
 };
@@ -80,6 +92,13 @@ static void bit_set(uint8_t *b, __u32 i, int v)
 		b[i / 8] |= (uint8_t)(1 << (i % 8));
 	else
 		b[i / 8] &= (uint8_t)~(1 << (i % 8));
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static __u32 map_id_of(int fd)
@@ -104,6 +123,7 @@ struct policy *policy_new(const struct policy_opts *o)
 	for (int i = 0; i < POL_MAP_COUNT; i++)
 		p->map_ids[i] = map_id_of(p->fds[i]);
 	p->piece_insns = o->piece_insns;
+	p->fault = o->fault;
 	p->ncpu = libbpf_num_possible_cpus();
 	p->ids = ipset_ids_new();
 	if (!p->node || !p->ids || p->ncpu <= 0) {
@@ -132,6 +152,7 @@ void policy_free(struct policy *p)
 	free(p->slots);
 	free(p->want);
 	free(p->found_ids);
+	free(p->bad_sets);
 	free(p->iso);
 	ipset_map__free(p->im);
 	ipset_ids_free(p->ids);
@@ -443,28 +464,55 @@ static int compile(struct policy *p, const struct pol_dir *d, int dir, unsigned 
 	return pol_compile(dir, d->rules, d->n_rules, &o, prog);
 }
 
-/* Make (ep_id, dir) run d's program. */
+/* The first set d's rules name that lacks an except entry (bad_sets), or 0. */
+static uint32_t dir_bad_set(const struct policy *p, const struct pol_dir *d)
+{
+	for (size_t j = 0; p->n_bad_sets && j < d->n_rules; j++)
+		for (size_t k = 0; k < d->rules[j].n_peers; k++)
+			if (bsearch(&d->rules[j].peer_ids[k], p->bad_sets, p->n_bad_sets,
+				    sizeof(*p->bad_sets), u32_cmp))
+				return d->rules[j].peer_ids[k];
+	return 0;
+}
+
+/* Make (ep_id, dir) run d's program. On any failure the endpoint is left
+ * with no program for dir (fail closed: the caller sets its isolation, so
+ * its new flows drop), never with a stale one, and the reason is logged. */
 static int install(struct policy *p, uint32_t ep_id, int dir, const struct pol_dir *d,
 		   struct policy_stats *st)
 {
+	const char *dname = dir ? "egress" : "ingress";
 	struct slot *s = slot_find(p, ep_id, dir);
 	int running = running_bank(p, s, ep_id, dir);
 	struct loaded *pieces[POL_PIECES_MAX] = { 0 };
 	struct pol_prog prog;
+	char why[192] = "";
+	uint32_t bad;
 	int err, adopted = 0;
 
 	if (TERN_JMP_POLICY(ep_id, dir) >= TERN_JMP_CHAIN_BASE) {
-		log_error("endpoint %u: id past the jump map's policy slots", ep_id);
+		/* no slot of its own to empty: the reconciler keeps ids small */
+		log_error("endpoint %u %s: policy not installed: its id is past the jump map's "
+			  "policy slots (ids below %u)", ep_id, dname,
+			  (TERN_JMP_CHAIN_BASE - TERN_JMP_POLICY_BASE) / 2);
 		return -ERANGE;
 	}
 	if (d->n_rules >= TERN_POL_RULE_NONE) {
-		log_error("endpoint %u: %zu rules, at most %u", ep_id, d->n_rules,
-			  TERN_POL_RULE_NONE - 1);
-		return -E2BIG;
+		snprintf(why, sizeof(why), "%zu rules, at most %u", d->n_rules,
+			 TERN_POL_RULE_NONE - 1);
+		err = -E2BIG;
+		goto out_nocompile;
+	}
+	if ((bad = dir_bad_set(p, d))) {
+		snprintf(why, sizeof(why),
+			 "its set 0x%08x lacks except entries tern_ipset_v1 refused (%s%s)", bad,
+			 strerror(-p->bad_sets_err), ipset_errno_hint(p->bad_sets_err));
+		err = p->bad_sets_err;
+		goto out_nocompile;
 	}
 	err = compile(p, d, dir, running > 0 ? 1 : 0, &prog);
 	if (err)
-		goto out_nocompile;
+		goto out_compile_failed;
 	if (s && same_pieces(s, &prog)) {
 		s->seen = 1;
 		goto out;
@@ -476,11 +524,11 @@ static int install(struct policy *p, uint32_t ep_id, int dir, const struct pol_d
 		pol_prog_free(&prog);
 		err = compile(p, d, dir, (unsigned)running ^ 1, &prog);
 		if (err)
-			goto out_nocompile;
+			goto out_compile_failed;
 	}
 	if (prog.n_pieces > 1 && ep_id >= TERN_JMP_CHAIN_EP_MAX) {
-		log_error("endpoint %u: a policy of %zu pieces needs an id below %u", ep_id,
-			  prog.n_pieces, TERN_JMP_CHAIN_EP_MAX);
+		snprintf(why, sizeof(why), "a policy of %zu pieces needs an endpoint id below %u",
+			 prog.n_pieces, TERN_JMP_CHAIN_EP_MAX);
 		err = -ERANGE;
 		goto out;
 	}
@@ -513,30 +561,36 @@ static int install(struct policy *p, uint32_t ep_id, int dir, const struct pol_d
 	s->n_rules = prog.n_rules;
 	s->seen = 1;
 	if (adopted)
-		log_debug("endpoint %u %s: adopted its policy program", ep_id,
-			  dir ? "egress" : "ingress");
+		log_debug("endpoint %u %s: adopted its policy program", ep_id, dname);
 	else
 		log_info("endpoint %u %s: installed a policy of %zu rules (%zu piece%s)", ep_id,
-			 dir ? "egress" : "ingress", prog.n_rules, prog.n_pieces,
-			 prog.n_pieces == 1 ? "" : "s");
+			 dname, prog.n_rules, prog.n_pieces, prog.n_pieces == 1 ? "" : "s");
 out:
 	pol_prog_free(&prog);
+	goto out_nocompile;
+out_compile_failed:
+	if (err == -E2BIG)
+		snprintf(why, sizeof(why),
+			 "%zu rules need more than %u pieces of %zu instructions",
+			 d->n_rules, POL_PIECES_MAX,
+			 p->piece_insns ? p->piece_insns : (size_t)POL_PIECE_INSNS_DEFAULT);
 out_nocompile:
 	if (err) {
 		/* fail closed: no stale program judges this endpoint */
 		jmp_clear(p, TERN_JMP_POLICY(ep_id, dir), st);
 		if (s)
 			s->seen = 0;
-		if (err != -ENOMEM && err != -ERANGE && err != -E2BIG)
-			log_error("endpoint %u %s: policy not installed: %s; its traffic is dropped",
-				  ep_id, dir ? "egress" : "ingress", strerror(-err));
+		log_error("endpoint %u %s: policy not installed: %s%s; it fails closed: its new "
+			  "flows drop (drop_no_policy) until a run installs it", ep_id, dname,
+			  *why ? why : strerror(-err), *why ? "" : errno_hint(err));
 	}
 	return err;
 }
 
 /* ---- the run ---- */
 
-/* Read which jump slots hold programs: once, at the first run. */
+/* Read which jump slots hold programs: once, at the first run. Not
+ * knowing fails the run: cleanup would leave stale programs in place. */
 static int jmp_scan(struct policy *p)
 {
 	p->found_ids = calloc(TERN_JMP_MAX, sizeof(*p->found_ids));
@@ -548,8 +602,15 @@ static int jmp_scan(struct policy *p)
 		if (bpf_map_lookup_elem(p->fds[POL_MAP_JMP], &i, &id) == 0) {
 			p->found_ids[i] = id;
 			bit_set(p->occupied, i, 1);
+		} else if (errno != ENOENT) {
+			int err = -errno;
+
+			free(p->found_ids);
+			p->found_ids = NULL;
+			return err;
 		}
 	}
+	p->scanned = 1;
 	return 0;
 }
 
@@ -586,6 +647,125 @@ static int inputs_changed(struct policy *p, const struct model *m, const struct 
 	return changed;
 }
 
+unsigned policy_iso_resolve(unsigned answer, unsigned held)
+{
+	if (!(answer & POLICY_ISO_UNKNOWN))
+		return answer & POLICY_ISO_BOTH;
+	if (held & POLICY_ISO_NEW)
+		return POLICY_ISO_BOTH;
+	return held & POLICY_ISO_BOTH;
+}
+
+/* After adding members failed (why): the sets the map now lacks an
+ * except entry of (or holds it as a member). A missing member only denies
+ * its peer; a missing except lets it in. 0 or -ENOMEM. */
+static int bad_sets_find(struct policy *p, const struct ipset_entry *want, size_t n, int why)
+{
+	const struct ipset_entry *have;
+	size_t n_have = ipset_map__entries(p->im, &have), k = 0;
+	uint32_t *bad = NULL;
+	size_t n_bad = 0, cap = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ipset_entry *h;
+
+		if (want[i].value != TERN_IPSET_EXCEPT)
+			continue;
+		h = n_have ? bsearch(&want[i], have, n_have, sizeof(*have), ipset_entry_cmp) : NULL;
+		if (h && h->value == TERN_IPSET_EXCEPT)
+			continue;
+		if (n_bad == cap) {
+			size_t c = cap ? cap * 2 : 16;
+			uint32_t *grown = realloc(bad, c * sizeof(*grown));
+
+			if (!grown) {
+				free(bad);
+				return -ENOMEM;
+			}
+			bad = grown;
+			cap = c;
+		}
+		bad[n_bad++] = ntohl(want[i].key.set_id);
+	}
+	if (n_bad)
+		qsort(bad, n_bad, sizeof(*bad), u32_cmp);
+	for (size_t i = 0; i < n_bad; i++)
+		if (!k || bad[k - 1] != bad[i])
+			bad[k++] = bad[i];
+	free(p->bad_sets);
+	p->bad_sets = bad;
+	p->n_bad_sets = k;
+	p->bad_sets_err = why;
+	return 0;
+}
+
+/* Every jump slot ep_id's programs may use: cleanup leaves them. */
+static void keep_ep(struct policy *p, uint32_t ep_id)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		if (TERN_JMP_POLICY(ep_id, dir) >= TERN_JMP_CHAIN_BASE)
+			continue;
+		bit_set(p->keep, TERN_JMP_POLICY(ep_id, dir), 1);
+		for (unsigned b = 0; ep_id < TERN_JMP_CHAIN_EP_MAX && b < 2; b++)
+			for (unsigned k = 0; k < TERN_JMP_CHAIN_PIECES; k++)
+				bit_set(p->keep, TERN_JMP_CHAIN(ep_id, dir, b, k), 1);
+	}
+}
+
+/* Empty (ep_id, dir)'s policy slot, whatever we believe it holds. */
+static void jmp_empty(struct policy *p, uint32_t ep_id, int dir, struct policy_stats *st)
+{
+	__u32 idx = TERN_JMP_POLICY(ep_id, dir);
+
+	if (idx >= TERN_JMP_CHAIN_BASE)
+		return;
+	if (bpf_map_delete_elem(p->fds[POL_MAP_JMP], &idx) == 0) {
+		st->removed++;
+	} else if (errno != ENOENT) {
+		int err = -errno;
+
+		log_error("endpoint %u %s: emptying jump slot %u: %s%s; a program of an earlier "
+			  "holder of its id may judge it", ep_id, dir ? "egress" : "ingress", idx,
+			  strerror(-err), errno_hint(err));
+		st->errors++;
+		return;
+	}
+	bit_set(p->occupied, idx, 0);
+}
+
+/* The run cannot work out anyone's rules (what failed: err). No endpoint
+ * gets an answer; policy_iso_resolve says what its flags become. One the
+ * maps hold keeps its flags, so it keeps its programs and the members
+ * they use; a new one is isolated both ways, so its slots are emptied
+ * now, before its flags are written: nothing an earlier holder of its id
+ * left may judge it. */
+static int apply_failed(struct policy *p, const struct pol_ep_in *eps, size_t n, unsigned *iso,
+			const char *what, int err, struct policy_stats *st)
+{
+	log_error("policy: %s: %s%s; endpoints keep their isolation and programs, new ones are "
+		  "isolated with none (their new flows drop: drop_no_policy) until a run succeeds",
+		  what, strerror(-err), errno_hint(err));
+	p->failed = 1;
+	p->clean = 0;
+	for (size_t j = 0; j < p->n_slots; j++)
+		p->slots[j].seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		iso[i] = POLICY_ISO_UNKNOWN;
+		for (int dir = 0; dir < 2; dir++) {
+			struct slot *s = slot_find(p, eps[i].ep_id, dir);
+
+			if (!eps[i].held)
+				jmp_empty(p, eps[i].ep_id, dir, st);
+			else if (s)
+				s->seen = 1;
+		}
+		if (eps[i].held)
+			keep_ep(p, eps[i].ep_id);
+	}
+	st->errors++;
+	return err;
+}
+
 int policy_apply(struct policy *p, const struct model *m, const struct pol_ep_in *eps, size_t n,
 		 unsigned *iso, struct policy_stats *st)
 {
@@ -595,37 +775,49 @@ int policy_apply(struct policy *p, const struct model *m, const struct pol_ep_in
 	int err;
 
 	p->skipped = 0;
+	p->failed = 0;
 	for (size_t i = 0; i < n; i++)
-		iso[i] = POLICY_ISO_KEEP;
+		iso[i] = POLICY_ISO_UNKNOWN;
 	if (!inputs_changed(p, m, eps, n)) {
 		memcpy(iso, p->iso, n * sizeof(*iso));
 		p->skipped = 1;
 		return 0;
 	}
 	p->clean = 0;
-	if (!p->im) {
-		if ((err = ipset_map__open(p->fds[POL_MAP_IPSET], &p->im)) || (err = jmp_scan(p))) {
-			log_error("policy: reading the pinned maps: %s", strerror(-err));
-			return err;
-		}
-	}
-	memset(iso, 0, n * sizeof(*iso));
-	err = pol_model_build(m, p->node, eps, n, &pm);
+	memset(p->keep, 0, sizeof(p->keep));
+	if (!p->im && (err = ipset_map__open(p->fds[POL_MAP_IPSET], &p->im)))
+		return apply_failed(p, eps, n, iso, "reading " TERN_MAP_IPSET, err, st);
+	if (!p->scanned && (err = jmp_scan(p)))
+		return apply_failed(p, eps, n, iso, "reading " TERN_MAP_JMP, err, st);
+	err = p->fault ? p->fault("rules") : 0;
+	if (!err)
+		err = pol_model_build(m, p->node, eps, n, &pm);
 	if (err)
-		goto fail_closed;
+		return apply_failed(p, eps, n, iso, "building the rules", err, st);
 	if ((err = ipset_ids__assign(p->ids, pm.sets, pm.n_sets)) ||
 	    (err = ipset_members(m, pm.sets, pm.n_sets, &want, &n_want))) {
 		pol_model_free(&pm);
-		goto fail_closed;
+		return apply_failed(p, eps, n, iso, "computing set members", err, st);
 	}
 	pol_model_resolve(&pm);
 	/* members first: a program never looks for a set still being filled */
+	p->n_bad_sets = 0;
 	err = ipset_map__add(p->im, want, n_want, &st->set_writes);
-	if (err)
+	if (err) {
+		int e = bad_sets_find(p, want, n_want, err);
+
 		st->errors++;
+		if (e) {
+			free(want);
+			pol_model_free(&pm);
+			return apply_failed(p, eps, n, iso, "checking the sets after a failed update",
+					    e, st);
+		}
+	}
 	free(p->want);
 	p->want = want;
 	p->n_want = n_want;
+	memset(iso, 0, n * sizeof(*iso));
 	for (size_t i = 0; i < p->n_slots; i++)
 		p->slots[i].seen = 0;
 	for (size_t i = 0; i < pm.n_eps; i++) {
@@ -635,6 +827,7 @@ int policy_apply(struct policy *p, const struct model *m, const struct pol_ep_in
 
 			if (!d->isolated)
 				continue;
+			/* set whatever install does: without a program it drops */
 			iso[i] |= dir == TERN_POL_INGRESS ? POLICY_ISO_IN : POLICY_ISO_EG;
 			e = install(p, pm.eps[i].ep_id, dir, d, st);
 			if (e) {
@@ -653,16 +846,6 @@ int policy_apply(struct policy *p, const struct model *m, const struct pol_ep_in
 	if (!p->iso && !err)
 		err = -ENOMEM;
 	p->clean = !err; /* provisional: cleanup confirms it */
-	return err;
-fail_closed:
-	/* without rules nothing can be judged: every endpoint keeps its
-	 * isolation and its program as they are */
-	log_error("policy: %s; keeping the previous programs", strerror(-err));
-	for (size_t i = 0; i < n; i++)
-		iso[i] = POLICY_ISO_KEEP;
-	for (size_t j = 0; j < p->n_slots; j++)
-		p->slots[j].seen = 1;
-	st->errors++;
 	return err;
 }
 
@@ -728,15 +911,16 @@ int policy_cleanup(struct policy *p, struct policy_stats *st)
 	}
 	p->n_slots = k;
 	for (__u32 i = TERN_JMP_POLICY_BASE; i < TERN_JMP_MAX; i++)
-		if (bit_get(p->occupied, i) && !bit_get(wanted, i))
+		if (bit_get(p->occupied, i) && !bit_get(wanted, i) && !bit_get(p->keep, i))
 			jmp_clear(p, i, st);
 	free(wanted);
 	loaded_gc(p);
 	free(p->found_ids);
 	p->found_ids = NULL;
-	if (counters_prune(p))
+	/* a failed run knows no members: the kept programs use what is there */
+	if (!p->failed && counters_prune(p))
 		st->errors++;
-	if (p->im && ipset_map__prune(p->im, p->want, p->n_want, &st->set_writes)) {
+	if (!p->failed && p->im && ipset_map__prune(p->im, p->want, p->n_want, &st->set_writes)) {
 		st->errors++;
 		err = -EIO;
 	}

@@ -66,6 +66,8 @@ struct pol_dir {
 struct pol_ep_in {
 	uint32_t ep_id;
 	const struct k8s_object *pod;
+	int held;                  /* the maps hold entries of it (with this id)
+	                            * from an earlier run; 0: new */
 };
 
 struct pol_ep {

@@ -44,5 +44,8 @@ const volatile struct tern_ct_timeouts ct_timeouts = {
 	.udp = 60, .icmp = 5, .other = 600,
 };
 const volatile __u32 counter_slots = TERN_SLOTS_DEFAULT;
+/* BPF_F_IPV6 where the kernel knows it (Linux 6.16+): IPv6 L4 checksum
+ * updates then keep skb->csum right for CHECKSUM_COMPLETE packets */
+const volatile __u64 csum_ipv6_flag = 0;
 
 #endif

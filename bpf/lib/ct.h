@@ -186,22 +186,29 @@ static __always_inline enum ct_verdict ct__lookup(struct pkt *p, struct ct_ctx *
 		return CT_NEW;
 	}
 
-	int from_init = !!(v->flags & TERN_CT_F_INIT_B) == c->sender_is_b;
-	__u8 state = v->state;
-	__u32 flags = v->flags;
+	/* work from one snapshot and write only what this packet changes in
+	 * it: comparing with the live entry instead would let a CPU holding an
+	 * older snapshot undo another CPU's transition */
+	__u32 snap_flags = v->flags;
+	__u8 snap_state = v->state;
+	int from_init = !!(snap_flags & TERN_CT_F_INIT_B) == c->sender_is_b;
+	__u8 state = snap_state;
+	__u32 flags = snap_flags;
 
 	if (p->t.proto == IPPROTO_TCP) {
 		__u8 f = p->tcp_flags;
 
 		if (ct__tcp_reopens(v, f))
 			return CT_NEW;
-		__u8 seen_a = v->tcp_seen_a | (c->sender_is_b ? 0 : f);
-		__u8 seen_b = v->tcp_seen_b | (c->sender_is_b ? f : 0);
+		__u8 snap_a = v->tcp_seen_a, snap_b = v->tcp_seen_b;
+		__u8 seen_a = snap_a | (c->sender_is_b ? 0 : f);
+		__u8 seen_b = snap_b | (c->sender_is_b ? f : 0);
 
 		state = ct__tcp_next(state, f, from_init, seen_a, seen_b);
-		if (seen_a != v->tcp_seen_a)
+		/* bytes only ever gain bits, and every packet ORs its own in */
+		if (seen_a != snap_a)
 			v->tcp_seen_a = seen_a;
-		if (seen_b != v->tcp_seen_b)
+		if (seen_b != snap_b)
 			v->tcp_seen_b = seen_b;
 	} else if (!from_init) {
 		state = TERN_CT_ESTABLISHED;
@@ -209,12 +216,12 @@ static __always_inline enum ct_verdict ct__lookup(struct pkt *p, struct ct_ctx *
 	if (!from_init)
 		flags |= TERN_CT_F_REPLIED;
 	c->touched = 0;
-	if (state != v->state) {
+	if (state != snap_state) {
 		v->state = state;
 		c->touched = 1;
 	}
-	if (flags != v->flags)
-		v->flags = flags;
+	if (flags != snap_flags)
+		__sync_fetch_and_or(&v->flags, flags & ~snap_flags);
 	if (now - v->last_seen_ns > CT_TOUCH_NS) {
 		v->last_seen_ns = now;
 		c->touched = 1;

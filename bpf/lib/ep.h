@@ -25,6 +25,24 @@ static __always_inline int ep__is_link_local_nd(const struct pkt *p)
 	       addr6_is_linklocal_or_any(&p->t.src);
 }
 
+/* Neighbour discovery and MLD: the link's own control traffic, which no
+ * policy judges. */
+static __always_inline int ep__is_link_control(const struct pkt *p)
+{
+	__u8 t = p->icmp_type;
+
+	return p->family == AF_INET6 && p->icmp == PKT_ICMP_INFO &&
+	       ((t >= 130 && t <= 137) || t == 143);
+}
+
+/* Whether dst is a local pod that isolates its ingress. */
+static __always_inline int ep__iso_in(const struct tern_addr *dst)
+{
+	struct tern_ep *ep = bpf_map_lookup_elem(&tern_ep_v1, dst);
+
+	return ep && (ep->flags & TERN_EP_F_LOCAL) && (ep->flags & TERN_EP_F_ISO_IN);
+}
+
 /* The pod behind ifs really owns p's source address. */
 static __always_inline int ep__src_ok(const struct tern_ifstate *ifs, const struct pkt *p)
 {

@@ -43,6 +43,32 @@ static __always_inline int forward_reply(struct __sk_buff *skb, const struct pkt
 	return rc;
 }
 
+/* This packet's context, cleared, in the per-CPU scratch; NULL never
+ * happens (a one-entry array) but the verifier wants it handled. */
+static __always_inline struct flow_state *flow__begin(struct tern_scratch **sp)
+{
+	struct tern_scratch *s = scratch__get();
+	struct flow_state *f;
+
+	if (!s)
+		return NULL;
+	f = scratch__flow(s);
+	__builtin_memset(&f->p, 0, sizeof(f->p));
+	__builtin_memset(&f->c, 0, sizeof(f->c));
+	*sp = s;
+	return f;
+}
+
+/* A new flow's state starts empty: nothing of the last flow this CPU
+ * judged may carry over (its NAT, hairpin, source NAT). */
+static __always_inline void flow__clear(struct flow_state *f)
+{
+	f->magic = flow__magic();
+	f->nat = 0;
+	f->hairpin = 0;
+	f->snat = 0;
+}
+
 /* The host interface of a local endpoint, or 0. */
 static __always_inline __u32 local_ifindex(const struct tern_ep *ep)
 {
@@ -74,7 +100,7 @@ static __always_inline int flow__service(struct __sk_buff *skb, struct pkt *p, s
 					 struct flow_state *f, int external,
 					 struct tern_counters *row)
 {
-	f->nat = 0;
+	flow__clear(f);
 	switch (svc__new(p, c, external, f)) {
 	case SVC_REJECT:
 		count(row, TERN_CNT_NAT_REJECT);
@@ -85,14 +111,11 @@ static __always_inline int flow__service(struct __sk_buff *skb, struct pkt *p, s
 	return FLOW_GO_ON;
 }
 
-/* Save a first packet's state in f (the scratch) for its policy tail
- * calls; f's NAT fields were set by svc__new, or cleared. */
-static __always_inline void flow__save(struct flow_state *f, const struct pkt *p,
-				       const struct ct_ctx *c, __u32 ifindex, __u32 slot,
+/* Keep what a first packet's continuation needs besides its parse and
+ * conntrack context (which already live in f). */
+static __always_inline void flow__save(struct flow_state *f, __u32 ifindex, __u32 slot,
 				       const struct tern_ep *dst)
 {
-	f->p = *p;
-	f->c = *c;
 	f->ifindex = ifindex;
 	f->slot = slot;
 	f->dst_if = local_ifindex(dst);
@@ -180,7 +203,15 @@ static __always_inline struct tern_scratch *flow__resume(struct tern_counters **
 	struct tern_scratch *s = scratch__get();
 
 	*row = s ? counters__row(scratch__flow(s)->slot) : NULL;
-	if (s && s->pol.verdict != TERN_POL_ALLOW) {
+	if (!s)
+		return NULL;
+	/* saved by a program of another build (an upgrade under way): its
+	 * layout is not ours to read; fail closed */
+	if (scratch__flow(s)->magic != flow__magic()) {
+		count(*row, TERN_CNT_DROP_NO_POLICY);
+		return NULL;
+	}
+	if (s->pol.verdict != TERN_POL_ALLOW) {
 		count(*row, TERN_CNT_DROP_POLICY);
 		return NULL;
 	}

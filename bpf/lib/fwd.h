@@ -36,8 +36,12 @@ static __always_inline int fwd__dec_ttl(struct __sk_buff *skb, __u8 family)
 
 	if ((void *)(ip6 + 1) > data_end || ip6->hop_limit <= 1)
 		return -1;
-	ip6->hop_limit--;
-	return 0;
+	/* no header checksum to balance it: let the helper fix skb->csum of
+	 * a CHECKSUM_COMPLETE packet */
+	__u8 hl = ip6->hop_limit - 1;
+
+	return bpf_skb_store_bytes(skb, ETH_HLEN + offsetof(struct ipv6hdr, hop_limit), &hl, 1,
+				   BPF_F_RECOMPUTE_CSUM) ? -1 : 0;
 }
 
 /* Look the way to p's destination up in the FIB, as the stack's forwarding
@@ -85,6 +89,9 @@ static __always_inline int fwd__to_local_ep(struct __sk_buff *skb, const struct 
 {
 	struct bpf_fib_lookup fib;
 
+	/* a tag the NIC took off stays in the skb and would reach the pod */
+	if (skb->vlan_present)
+		return -1;
 	if (fwd__fib(skb, p, &fib) != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != ifindex ||
 	    fwd__dec_ttl(skb, p->family) || fwd__set_macs(skb, &fib))
 		return -1;

@@ -106,7 +106,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tern_scratch);
 	__uint(max_entries, 1);
-} tern_polctx_v1 SEC(".maps");
+} tern_polctx_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

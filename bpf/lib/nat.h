@@ -118,7 +118,10 @@ static __always_inline int nat__rewrite(struct __sk_buff *skb, struct pkt *p, in
 		__u32 at = ETH_HLEN + (is_src ? 8 : 24);
 		__s64 diff = bpf_csum_diff(old->w, 16, (__u32 *)addr->w, 16, 0);
 
-		if ((l4 && bpf_l4_csum_replace(skb, csum, 0, diff, BPF_F_PSEUDO_HDR | mangled0)) ||
+		/* csum_ipv6_flag: an IPv6 address is no part of skb->csum's
+		 * pseudo header for the kernel to adjust */
+		if ((l4 && bpf_l4_csum_replace(skb, csum, 0, diff,
+					       BPF_F_PSEUDO_HDR | mangled0 | csum_ipv6_flag)) ||
 		    bpf_skb_store_bytes(skb, at, addr->b, 16, 0))
 			return -1;
 	}
@@ -193,7 +196,7 @@ static __always_inline int nat__icmp_error(struct __sk_buff *skb, struct pkt *p,
 		     bpf_skb_store_bytes(skb, in_l4 + (outer_src ? 2 : 0), &port, 2, 0)))
 			return -1;
 		if (outer_too &&
-		    (bpf_l4_csum_replace(skb, icmp_csum, 0, d_out, BPF_F_PSEUDO_HDR) ||
+		    (bpf_l4_csum_replace(skb, icmp_csum, 0, d_out, BPF_F_PSEUDO_HDR | csum_ipv6_flag) ||
 		     bpf_skb_store_bytes(skb, ETH_HLEN + (outer_src ? 8 : 24), addr->b, 16, 0)))
 			return -1;
 	}
@@ -237,9 +240,9 @@ struct icmp_answer {
 	__u8 quote[48];            /* IPv4: 20 + 8 bytes, IPv6: 40 + 8 */
 };
 
-/* A refusal's working memory: it lives in the scratch (a first packet's,
- * before anything else is saved there), keeping the stack of the programs
- * that refuse within the verifier's budget. */
+/* A refusal's working memory: in the scratch after the flow state (which
+ * holds the packet being refused), keeping the stack of the programs that
+ * refuse within the verifier's budget. */
 struct reject_buf {
 	struct reject_info ri;
 	union {
@@ -257,7 +260,8 @@ struct reject_buf {
 	struct ethhdr eth;
 	__u8 mac[ETH_ALEN];
 };
-_Static_assert(sizeof(struct reject_buf) <= TERN_SCRATCH_PRIV, "reject buffer fits the scratch");
+_Static_assert(SCRATCH_WORK_OFF + sizeof(struct reject_buf) <= TERN_SCRATCH_PRIV,
+	       "reject buffer fits the scratch after the flow state");
 
 static __always_inline __u16 csum_fold(__s64 sum)
 {
@@ -404,7 +408,7 @@ __noinline int nat__reject_udp(struct __sk_buff *skb, struct reject_buf *rb)
 static __always_inline int nat__reject(struct __sk_buff *skb, const struct pkt *p)
 {
 	struct tern_scratch *s = scratch__get();
-	struct reject_buf *rb = s ? (struct reject_buf *)s->priv : NULL;
+	struct reject_buf *rb = s ? scratch__work(s) : NULL;
 
 	if (!rb || (p->t.proto == IPPROTO_TCP && (p->tcp_flags & TERN_TCP_RST)))
 		return TC_ACT_SHOT; /* never answer a reset */

@@ -212,6 +212,9 @@ static __always_inline int parse_icmp_inner(struct __sk_buff *skb, void *data,
 			return PARSE_MALFORMED;
 		__builtin_memcpy(&inner->src, &ip6->saddr, 16);
 		__builtin_memcpy(&inner->dst, &ip6->daddr, 16);
+		/* as for the outer header: such a quote would match IPv4 flows */
+		if (tern_addr_is_v4(&inner->src) || tern_addr_is_v4(&inner->dst))
+			return PARSE_MALFORMED;
 		struct ext_walk w = { .off = off + sizeof(*ip6), .nh = ip6->nexthdr };
 
 		if (ipv6_skip_ext(skb, &w))

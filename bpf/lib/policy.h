@@ -1,7 +1,7 @@
 /* Network policy: a flow's first packet is judged by the endpoint's own
  * compiled program (include/tern/policy.h), tail-called through tern_jmp_v1;
  * it continues in a tc continuation program that reads the verdict. State
- * crosses the tail calls in the per-CPU scratch (tern_polctx_v1). */
+ * crosses the tail calls in the per-CPU scratch (tern_polctx_v2). */
 #ifndef TERN_BPF_POLICY_H
 #define TERN_BPF_POLICY_H
 
@@ -9,8 +9,16 @@
 #include "parse.h"
 #include "ct.h"
 
-/* What a first packet's tc program keeps in tern_scratch.priv. */
+/* Every packet's parse and conntrack context, and what a first packet's tc
+ * program keeps across its policy tail calls: in tern_scratch.priv, per
+ * CPU, so that the programs' stack stays small. Its layout
+ * is the tc object's own and may change between builds: magic tells a
+ * continuation whether the program that saved it was of its own build (an
+ * upgrade swaps them one at a time). Bump FLOW_STATE_VERSION with any
+ * change of layout. */
+#define FLOW_STATE_VERSION 2
 struct flow_state {
+	__u32 magic;         /* flow__magic() */
 	struct pkt p;        /* the packet as parsed; its tuple after service NAT */
 	struct ct_ctx c;     /* the (post-NAT) flow's conntrack key and side */
 	__u32 ifindex;       /* the interface it came in on */
@@ -29,16 +37,30 @@ struct flow_state {
 };
 _Static_assert(sizeof(struct flow_state) <= TERN_SCRATCH_PRIV, "flow state fits the scratch");
 
+static __always_inline __u32 flow__magic(void)
+{
+	return 0x7e200000 | (FLOW_STATE_VERSION << 12) | sizeof(struct flow_state);
+}
+
 static __always_inline struct tern_scratch *scratch__get(void)
 {
 	__u32 zero = 0;
 
-	return bpf_map_lookup_elem(&tern_polctx_v1, &zero);
+	return bpf_map_lookup_elem(&tern_polctx_v2, &zero);
 }
 
 static __always_inline struct flow_state *scratch__flow(struct tern_scratch *s)
 {
 	return (struct flow_state *)s->priv;
+}
+
+/* Working memory after the flow state, for what must not overwrite it
+ * (nat.h's refusals) */
+#define SCRATCH_WORK_OFF ((sizeof(struct flow_state) + 7) & ~7UL)
+
+static __always_inline void *scratch__work(struct tern_scratch *s)
+{
+	return s->priv + SCRATCH_WORK_OFF;
 }
 
 /* Hand the flow to ep_id's policy for dir; the policy continues at cont.

@@ -100,11 +100,14 @@ static __always_inline int svc__new(struct pkt *p, struct ct_ctx *c, int externa
 
 /* An established packet (CT_ESTABLISHED) of a service flow: the client's
  * to the frontend goes to the backend, the backend's reply comes from the
- * frontend. p and c describe the packet after. 0, SVC_SRC_NAT when a reply
- * got the frontend as its source, or -1 to drop. */
-static __always_inline int svc__established(struct __sk_buff *skb, struct pkt *p,
-					    struct ct_ctx *c)
+ * frontend. p and c describe the packet after. 0, SVC_SRC_NAT when the
+ * packet's source became a frontend or node address, or -1 to drop. A
+ * global function: verified once, not inlined into every path of every
+ * program (svc__established below calls it for service flows only). */
+__noinline int svc__established_nat(struct __sk_buff *skb, struct pkt *p, struct ct_ctx *c)
 {
+	if (!skb || !p || !c)
+		return -1;
 	__u32 hp = c->flags & TERN_CT_F_HAIRPIN;
 
 	if ((c->flags & TERN_CT_F_NAT_FWD) && !c->reply) {
@@ -158,20 +161,31 @@ static __always_inline int svc__established(struct __sk_buff *skb, struct pkt *p
 	return 0;
 }
 
-/* Is a one of this node's source-NAT addresses? */
-static __always_inline int svc__node_addr(const struct pkt *p)
+/* Is a this node's address (the one tern_node_v1 holds for its family)? */
+static __always_inline int svc__is_node(const struct pkt *p, const struct tern_addr *a)
 {
 	__u32 idx = p->family == AF_INET ? 0 : 1;
 	struct tern_addr *node = bpf_map_lookup_elem(&tern_node_v1, &idx);
 
-	return node && addr_eq(node, &p->t.dst);
+	return node && addr_eq(node, a);
+}
+
+static __always_inline int svc__node_addr(const struct pkt *p)
+{
+	return svc__is_node(p, &p->t.dst);
+}
+
+static __always_inline int svc__src_node_addr(const struct pkt *p)
+{
+	return svc__is_node(p, &p->t.src);
 }
 
 /* An ICMP error (CT_RELATED) about a service flow. 0, SVC_SRC_NAT when it
- * now speaks for the frontend, or -1 to drop. */
-static __always_inline int svc__related(struct __sk_buff *skb, struct pkt *p,
-					struct ct_ctx *c)
+ * now speaks for the frontend, or -1 to drop. Global, as above. */
+__noinline int svc__related_nat(struct __sk_buff *skb, struct pkt *p, struct ct_ctx *c)
 {
+	if (!skb || !p || !c)
+		return -1;
 	/* hairpin: the client is the backend, and sees it as the frontend,
 	 * as the backend sees the client: both ends are translated */
 	__u32 hp = c->flags & TERN_CT_F_HAIRPIN;
@@ -193,6 +207,23 @@ static __always_inline int svc__related(struct __sk_buff *skb, struct pkt *p,
 			return -1;
 	}
 	return 0;
+}
+
+/* Only service flows have anything to translate: the rest pay a test. */
+static __always_inline int svc__established(struct __sk_buff *skb, struct pkt *p,
+					    struct ct_ctx *c)
+{
+	if (!(c->flags & (TERN_CT_F_NAT_FWD | TERN_CT_F_NAT_REV)))
+		return 0;
+	return svc__established_nat(skb, p, c);
+}
+
+static __always_inline int svc__related(struct __sk_buff *skb, struct pkt *p,
+					struct ct_ctx *c)
+{
+	if (!(c->flags & (TERN_CT_F_NAT_FWD | TERN_CT_F_NAT_REV)))
+		return 0;
+	return svc__related_nat(skb, p, c);
 }
 
 #endif

@@ -84,5 +84,6 @@ struct tern_ct_timeouts {
 	__u32 other;
 	__u32 pad;
 };
+TERN_ASSERT(sizeof(struct tern_ct_timeouts) == 32, "ct timeouts size");
 
 #endif

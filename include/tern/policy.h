@@ -3,7 +3,7 @@
  * map, and the tc programs tail-call it for a flow's first packet only.
  *
  * The contract a policy program keeps:
- *  - it reads the per-CPU tern_polctx_v1 entry 0 (struct tern_pol_ctx);
+ *  - it reads the per-CPU tern_polctx_v2 entry 0 (struct tern_pol_ctx);
  *  - it decides: allow if any rule matches, else deny; it bumps the
  *    tern_polcnt_v2 counter {ctx.ep_id, dir, rule} of the rule that
  *    decided, or {.., TERN_POL_RULE_NONE} when none did (a drop);
@@ -24,7 +24,7 @@
 #include "addr.h"
 
 #define TERN_MAP_JMP "tern_jmp_v1"        /* PROG_ARRAY: continuations + policies */
-#define TERN_MAP_POLCTX "tern_polctx_v1"  /* PERCPU_ARRAY, 1 entry: tern_scratch */
+#define TERN_MAP_POLCTX "tern_polctx_v2"  /* PERCPU_ARRAY, 1 entry: tern_scratch */
 #define TERN_MAP_IPSET "tern_ipset_v1"    /* LPM_TRIE: tern_ipset_key -> __u32 */
 #define TERN_MAP_POLCNT "tern_polcnt_v2"  /* PERCPU_HASH: tern_polcnt_key -> __u64 hits */
 
@@ -83,7 +83,7 @@ TERN_ASSERT(offsetof(struct tern_pol_ctx, rule) == 32, "pol ctx rule");
  * programs use pol only; the rest is the tc programs' own state (bytes
  * they lay out themselves, opaque here), so it can change without
  * touching the policy ABI. */
-#define TERN_SCRATCH_PRIV 256
+#define TERN_SCRATCH_PRIV 512
 struct tern_scratch {
 	struct tern_pol_ctx pol;
 	__u8 priv[TERN_SCRATCH_PRIV];

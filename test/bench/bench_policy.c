@@ -396,7 +396,7 @@ static void engine_case(size_t n)
 		doc_list_free(&docs);
 	}
 	double t_decode = now_s() - t0;
-	struct pol_ep_in ep = { EP, model_get(m, K8S_POD, "d", "p") };
+	struct pol_ep_in ep = { EP, model_get(m, K8S_POD, "d", "p"), 0 };
 
 	t0 = now_s();
 	int err = ep.pod ? policy_apply(pol, m, &ep, 1, &iso, &st) : -ENOENT;
@@ -432,7 +432,7 @@ int main(void)
 		fprintf(stderr, "bench: load failed: %s\n", strerror(errno));
 		return 1;
 	}
-	fds[POL_MAP_POLCTX] = bpf_map__fd(skel->maps.tern_polctx_v1);
+	fds[POL_MAP_POLCTX] = bpf_map__fd(skel->maps.tern_polctx_v2);
 	fds[POL_MAP_IPSET] = bpf_map__fd(skel->maps.tern_ipset_v1);
 	fds[POL_MAP_POLCNT] = bpf_map__fd(skel->maps.tern_polcnt_v2);
 	fds[POL_MAP_JMP] = bpf_map__fd(skel->maps.tern_jmp_v1);

@@ -307,7 +307,7 @@ int tenv_setup(void)
 		bpf_map_update_elem(bpf_map__fd(tc->maps.tern_node_v1), &i, &a, BPF_ANY);
 	}
 	tenv.jmp = bpf_map__fd(tc->maps.tern_jmp_v1);
-	tenv.polctx = bpf_map__fd(tc->maps.tern_polctx_v1);
+	tenv.polctx = bpf_map__fd(tc->maps.tern_polctx_v2);
 	tenv.ipset = bpf_map__fd(tc->maps.tern_ipset_v1);
 	tenv.polcnt = bpf_map__fd(tc->maps.tern_polcnt_v2);
 	tenv.ncpu = libbpf_num_possible_cpus();
@@ -379,11 +379,14 @@ int run_prog_gso(enum prog_id prog, enum iface_id ifc, const uint8_t *in, size_t
 		 uint32_t gso_size, struct run *r)
 {
 	static uint64_t before[NSLOTS][TERN_CNT_MAX], after[NSLOTS][TERN_CNT_MAX];
-	/* ingress hooks see the interface as both; egress ones did not receive it */
+	/* ingress hooks see the interface as both; egress ones see what the
+	 * stack forwarded in from the wire, or, with tenv.from_node, what the
+	 * node itself sent (no ingress interface) */
 	struct __sk_buff ctx = {
 		.ifindex = (__u32)tenv.ifindex[ifc],
 		.ingress_ifindex = prog == P_FROM_EP || prog == P_HOST_IN ?
-					   (__u32)tenv.ifindex[ifc] : 0,
+					   (__u32)tenv.ifindex[ifc] :
+				   tenv.from_node ? 0 : (__u32)tenv.ifindex[IF_DATA],
 		.gso_size = gso_size,
 		.gso_segs = gso_size ? (__u32)(len / gso_size + 1) : 0,
 	};

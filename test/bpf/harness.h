@@ -78,6 +78,7 @@ struct tenv {
 	int ct, ifstate, ep, counter, frag; /* map fds */
 	int nat_fe, nat_be, nat_aff, nat_gone;
 	int jmp, polctx, ipset, polcnt;     /* policy maps (test_policy) */
+	int from_node;                      /* egress runs: the node sent it itself */
 	int ifindex[IF_COUNT];
 	int peer_ifindex[IF_COUNT];         /* the pod's (or the wire's) end */
 	uint32_t slot[IF_COUNT];            /* the row the programs count in */

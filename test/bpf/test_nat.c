@@ -84,6 +84,9 @@ static const struct svc_def svc_np_etp_local = { FE(NODE4, 30082, TCP), .id = 16
 	.be = { { POD_B4, 8080 }, { REM_BE4, 8080 } } };
 static const struct svc_def svc_np_remote = { FE(NODE4, 30083, TCP), .id = 17, .count = 1,
 	.flags = TERN_FE_F_EXTERNAL | TERN_FE_F_NODEPORT, .be = { { REM_BE4, 8080 } } };
+static const struct svc_def svc_np_hostnet = { FE(NODE4, 30090, TCP), .id = 18, .count = 1,
+	.local_count = 1, .flags = TERN_FE_F_EXTERNAL | TERN_FE_F_NODEPORT,
+	.be = { { NODE4, 8443 } } };
 static const struct svc_def svc_ext_itp = { FE(EXT4, 80, TCP), .id = 10, .count = 1,
 	.flags = TERN_FE_F_EXTERNAL | TERN_FE_F_ITP_LOCAL, .be = { { REM_BE4, 8080 } } };
 static const struct svc_def svc_itp = { FE(VIP4, 80, TCP), .id = 11, .count = 1,
@@ -311,6 +314,22 @@ static const struct ncase ncases[] = {
 		  .ct = { E_T(POD_A4, 40000, REM_BE4, 8080, ESTABLISHED, REV | RPL, VIP4, 81),
 			  E_T(POD_A4, 40000, VIP4, 81, ESTABLISHED, FWD | RPL, REM_BE4, 8080) },
 		  NCT(2) },
+	} },
+	/* a reply that skips from_ep's peer (redirected straight to the pod) is
+	 * still translated back on the pod's side */
+	{ "reply-translated-in-to-ep", { &svc_rem_tcp }, 4, {
+		{ FROM(IF_A), { T4(POD_A4, 40000, VIP4, 81, TH_SYN) },
+		  { T4(POD_A4, 40000, REM_BE4, 8080, TH_SYN) }, NEW_STACK },
+		{ .prog = P_TO_EP, .ifc = IF_A, { T4(REM_BE4, 8080, POD_A4, 40000, SA) },
+		  { T4(VIP4, 81, POD_A4, 40000, SA) }, .verdict = TC_ACT_OK, .cnt = C(RX) },
+	} },
+	/* a NodePort whose endpoint is host-network: the node's own reply leaves
+	 * through host_out, which gives it the NodePort back */
+	{ "nodeport-host-network-reply", { &svc_np_hostnet }, 4, {
+		{ HOSTIN, { T4(REM_HI4, 50000, NODE4, 30090, TH_SYN) },
+		  { T4(REM_HI4, 50000, NODE4, 8443, TH_SYN) }, NEW_STACK },
+		{ .prog = P_HOST_OUT, .ifc = IF_DATA, { T4(NODE4, 8443, REM_HI4, 50000, SA) },
+		  { T4(NODE4, 30090, REM_HI4, 50000, SA) }, .verdict = TC_ACT_OK, .cnt = C(RX) },
 	} },
 	/* targetPort == port: only the address changes */
 	{ "same-port-udp", { &svc_same_port }, 0, {

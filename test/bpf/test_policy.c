@@ -14,6 +14,7 @@
  *   outside:   192.0.2.10 fd00:9::1 (REM_HI), 192.0.2.254 fd00:9::fe (ROUTER)
  */
 #include <errno.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include <tern/policy.h>
 
 #include "harness.h"
+#include "tnat.h"
 #include "agent/doc.h"
 #include "agent/log.h"
 #include "agent/k8s.h"
@@ -48,6 +50,7 @@
 #define OUT (C(RX) | C(CT_NEW) | C(TO_STACK))     /* pod -> elsewhere, allowed */
 #define DENIED (C(RX) | C(DROP_POLICY))
 #define NO_PROG (C(RX) | C(DROP_NO_POLICY))
+#define UNTRACKED_DENIED (DENIED | C(CT_UNTRACKED))
 
 static const char base_yaml[] =
 	"apiVersion: v1\nkind: Node\nmetadata: {name: test-node}\n"
@@ -180,7 +183,7 @@ static int world_apply(struct world *w, unsigned iso_out[2], struct policy_stats
 {
 	const struct k8s_object *a = model_get(w->m, K8S_POD, "ns1", "a");
 	const struct k8s_object *b = model_get(w->m, K8S_POD, "ns1", "b");
-	struct pol_ep_in eps[2] = { { EP_A, a }, { EP_B, b } };
+	struct pol_ep_in eps[2] = { { EP_A, a, 0 }, { EP_B, b, 0 } };
 	unsigned iso[2] = { 0, 0 };
 	struct policy_stats local = { 0 };
 	int err;
@@ -317,6 +320,10 @@ static void run_polcases(const char *group, const struct polcase *c, size_t n)
 		       .sport = 40000, .dport = (dp)
 #define ECHO(s, d) .family = 4, .src = (s), .dst = (d), .proto = IPPROTO_ICMP, .type = 8, \
 		   .id = 7, .payload = 16
+
+/* ICMP timestamp request: no conntrack entry is ever made for it */
+#define UNTRACKED_ICMP(s, d) .family = 4, .src = (s), .dst = (d), .proto = IPPROTO_ICMP, \
+			     .type = 13, .payload = 200
 
 #define ALLOW_IN(ep, r) .ep_id = (ep), .dir = IN, .rule = (r)
 #define DENY_IN(ep) .ep_id = (ep), .dir = IN, .rule = NONE
@@ -467,7 +474,7 @@ static void test_ingress(void)
 	case_begin("bpf/policy/ingress/kernel-tag-is-digest");
 	{
 		const struct k8s_object *a = model_get(w.m, K8S_POD, "ns1", "a");
-		struct pol_ep_in ep = { EP_A, a };
+		struct pol_ep_in ep = { EP_A, a, 0 };
 		struct pol_model pm;
 		struct pol_prog prog;
 		__u32 id;
@@ -564,6 +571,39 @@ static void test_ingress(void)
 	world_end(&w);
 }
 
+/* A hairpin flow (a pod to a service backed by itself) marks its packet as
+ * skipping ingress policy; that mark must not outlive the packet and let the
+ * next one on the CPU into an isolated pod. */
+static void test_no_stale_hairpin(void)
+{
+	static const struct svc_def self = { .addr = VIP4, .port = 82, .proto = IPPROTO_TCP,
+		.id = 14, .count = 1, .local_count = 1, .be = { { POD_A4, 8080 } } };
+	static const struct polcase denied = { "no-stale-hairpin/host-in-to-isolated",
+		P_HOST_IN, IF_DATA, { TCP(REM_HI4, POD_B4, 9090) }, TC_ACT_SHOT, DENIED,
+		.ep_id = EP_B, .dir = IN, .rule = NONE };
+	struct pkt_spec hp = { TCP(POD_A4, VIP4, 82) };
+	cpu_set_t one, was;
+	struct pkt p;
+	struct run r;
+
+	/* both packets on one CPU: the mark lives in per-CPU scratch */
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	case_begin("bpf/policy/no-stale-hairpin/setup");
+	if (sched_getaffinity(0, sizeof(was), &was) || sched_setaffinity(0, sizeof(one), &one))
+		case_fail("pin to cpu 0: %s", strerror(errno));
+	tmaps_clear();
+	if (tnat_svc(&self, 0))
+		case_fail("service");
+	pkt_build(&p, &hp);
+	if (run_prog(P_FROM_EP, IF_A, p.b, p.len, &r))
+		case_fail("hairpin run");
+	case_end();
+	run_polcase("policy", &denied, 0);
+	tnat_clear();
+	sched_setaffinity(0, sizeof(was), &was);
+}
+
 static void test_egress(void)
 {
 	struct world w;
@@ -575,6 +615,7 @@ static void test_egress(void)
 	case_end();
 	expect_iso("egress/isolation", iso, POLICY_ISO_EG, POLICY_ISO_IN);
 	run_polcases("policy/egress", egress_cases, ARRAY_SIZE(egress_cases));
+	test_no_stale_hairpin();
 	world_end(&w);
 }
 
@@ -694,6 +735,18 @@ static void test_fail_closed(void)
 		  NO_PROG, .rule = NOCHECK, .both = 1 },
 		{ "fail-closed/pod-to-pod", P_FROM_EP, IF_B, { TCP(POD_B4, POD_A4, 80) },
 		  TC_ACT_SHOT, NO_PROG, .rule = NOCHECK, .both = 1 },
+		/* conntrack does not track these: an isolated end drops them before
+		 * any program, as a policy would (counted drop_policy) */
+		{ "fail-closed/untracked-icmp-timestamp-in", P_TO_EP, IF_A,
+		  { UNTRACKED_ICMP(REM_HI4, POD_A4) }, TC_ACT_SHOT, UNTRACKED_DENIED, .rule = NOCHECK },
+		{ "fail-closed/untracked-icmp-timestamp-out", P_FROM_EP, IF_A,
+		  { UNTRACKED_ICMP(POD_A4, REM_HI4) }, TC_ACT_SHOT, UNTRACKED_DENIED, .rule = NOCHECK },
+		{ "fail-closed/untracked-icmp-timestamp-host-in", P_HOST_IN, IF_DATA,
+		  { UNTRACKED_ICMP(REM_HI4, POD_A4) }, TC_ACT_SHOT, UNTRACKED_DENIED, .rule = NOCHECK },
+		{ "fail-closed/untracked-rst-out", P_FROM_EP, IF_A,
+		  { .family = 4, .src = POD_A4, .dst = REM_HI4, .proto = IPPROTO_TCP, .sport = 1,
+		    .dport = 2, .flags = TH_RST, .payload = 500 },
+		  TC_ACT_SHOT, UNTRACKED_DENIED, .rule = NOCHECK },
 	};
 	__u32 in = TERN_JMP_POLICY(EP_A, IN), eg = TERN_JMP_POLICY(EP_A, EG);
 
@@ -779,6 +832,404 @@ static void test_verifier_log(void)
 		close(saved);
 }
 
+/* ---- failing closed when the engine fails (policy_iso_resolve) ---- */
+
+static int fault_err; /* what the engine's "rules" step fails with; 0: nothing */
+
+static int fault_rules(const char *step)
+{
+	return strcmp(step, "rules") ? 0 : fault_err;
+}
+
+/* stderr into a buffer while a case provokes the engine's errors */
+struct capture {
+	FILE *tmp;
+	int saved;
+	char text[16384];
+};
+
+static void capture_begin(struct capture *c)
+{
+	c->text[0] = '\0';
+	c->tmp = tmpfile();
+	c->saved = c->tmp ? dup(STDERR_FILENO) : -1;
+	fflush(stderr);
+	if (c->saved >= 0)
+		dup2(fileno(c->tmp), STDERR_FILENO);
+}
+
+static const char *capture_end(struct capture *c)
+{
+	size_t len = 0;
+
+	fflush(stderr);
+	if (c->saved >= 0) {
+		dup2(c->saved, STDERR_FILENO);
+		close(c->saved);
+		rewind(c->tmp);
+		len = fread(c->text, 1, sizeof(c->text) - 1, c->tmp);
+	}
+	c->text[len] = '\0';
+	if (c->tmp)
+		fclose(c->tmp);
+	return c->text;
+}
+
+/* The engine with o's maps on base_yaml and yaml; no run yet. */
+static int world_new(struct world *w, const struct policy_opts *o, const char *yaml)
+{
+	memset(w, 0, sizeof(*w));
+	w->m = model_new();
+	w->pol = w->m ? policy_new(o) : NULL;
+	if (!w->pol || world_add(w, base_yaml) || (yaml && world_add(w, yaml)))
+		return -1;
+	return 0;
+}
+
+static struct policy_opts fail_opts(void)
+{
+	return (struct policy_opts){
+		.node = "test-node", .jmp_fd = tenv.jmp, .polctx_fd = tenv.polctx,
+		.ipset_fd = tenv.ipset, .polcnt_fd = tenv.polcnt, .fault = fault_rules,
+	};
+}
+
+static int slot_empty(uint32_t ep_id, int dir)
+{
+	__u32 idx = TERN_JMP_POLICY(ep_id, dir), id;
+
+	return bpf_map_lookup_elem(tenv.jmp, &idx, &id) && errno == ENOENT;
+}
+
+/* whether A's ingress slot was empty when world_step wrote the flags */
+static int step_a_in_empty;
+
+/* A run as the reconciler makes it, failures included: each pod's flags
+ * by policy_iso_resolve from the engine's answer and what its entries
+ * hold (held: POLICY_ISO_* bits, or POLICY_ISO_NEW), written whatever the
+ * run returned; then cleanup. Returns the run's error. */
+static int world_step(struct world *w, const unsigned held[2], unsigned flags[2])
+{
+	const struct k8s_object *a = model_get(w->m, K8S_POD, "ns1", "a");
+	const struct k8s_object *b = model_get(w->m, K8S_POD, "ns1", "b");
+	struct pol_ep_in eps[2] = {
+		{ EP_A, a, !(held[0] & POLICY_ISO_NEW) }, { EP_B, b, !(held[1] & POLICY_ISO_NEW) },
+	};
+	unsigned iso[2] = { 0, 0 };
+	struct policy_stats st = { 0 };
+	int err = policy_apply(w->pol, w->m, eps, 2, iso, &st);
+
+	step_a_in_empty = slot_empty(EP_A, IN);
+	for (int i = 0; i < 2; i++) {
+		enum iface_id ifc = i ? IF_B : IF_A;
+		uint32_t ep = TERN_EP_F_LOCAL;
+
+		flags[i] = policy_iso_resolve(iso[i], held[i]);
+		if (flags[i] & POLICY_ISO_IN)
+			ep |= TERN_EP_F_ISO_IN;
+		if_flags(ifc, iso_if(flags[i]));
+		ep_write(i ? POD_B4 : POD_A4, ifc, i ? EP_B : EP_A, ep);
+		ep_write(i ? POD_B6 : POD_A6, ifc, i ? EP_B : EP_A, ep);
+	}
+	policy_cleanup(w->pol, &st);
+	return err;
+}
+
+static void expect_log(const char *name, const char *log, const char *const *want)
+{
+	case_begin("bpf/policy/fail-closed/%s/log", name);
+	for (; *want; want++)
+		if (!strstr(log, *want))
+			case_fail("the log lacks \"%s\": %.400s", *want, log);
+	case_end();
+}
+
+#define NEW POLICY_ISO_NEW
+#define BOTH POLICY_ISO_BOTH
+
+/* New pods while the rules cannot be built: isolated both ways with
+ * empty slots, although an earlier holder of A's id left a program that
+ * would let these flows in; a later run that succeeds installs theirs. */
+static void test_fail_build_new_pods(void)
+{
+	static const struct polcase dropped[] = {
+		{ "fail-closed/build-failed/new/host-in", P_HOST_IN, IF_DATA,
+		  { TCP(REM_HI4, POD_A4, 8080) }, TC_ACT_SHOT, NO_PROG, .rule = NOCHECK, .both = 1 },
+		{ "fail-closed/build-failed/new/pod-to-pod", P_FROM_EP, IF_B,
+		  { TCP(POD_B4, POD_A4, 80) }, TC_ACT_SHOT, NO_PROG, .rule = NOCHECK, .both = 1 },
+		{ "fail-closed/build-failed/new/egress", P_FROM_EP, IF_A,
+		  { TCP(POD_A4, REM_HI4, 443) }, TC_ACT_SHOT, NO_PROG, .rule = NOCHECK, .both = 1 },
+	};
+	static const struct polcase recovered[] = {
+		{ "fail-closed/build-failed/recovered/host-in", P_HOST_IN, IF_DATA,
+		  { TCP(REM_HI4, POD_A4, 8080) }, TC_ACT_REDIRECT, FWD, ALLOW_IN(EP_A, 3), .both = 1 },
+		{ "fail-closed/build-failed/recovered/host-in-except", P_HOST_IN, IF_DATA,
+		  { TCP(ROUTER4, POD_A4, 8080) }, TC_ACT_SHOT, DENIED, DENY_IN(EP_A), .both = 1 },
+		{ "fail-closed/build-failed/recovered/pod-to-pod", P_FROM_EP, IF_B,
+		  { TCP(POD_B4, POD_A4, 80) }, TC_ACT_REDIRECT, FWD, ALLOW_IN(EP_A, 1), .both = 1 },
+	};
+	static const char *const want_log[] = { "policy: building the rules", "Cannot allocate memory",
+						"drop_no_policy", NULL };
+	struct policy_opts o = fail_opts();
+	struct world w0, w;
+	struct capture cap;
+	unsigned flags[2] = { 0, 0 };
+	const char *log;
+	int err;
+
+	case_begin("bpf/policy/fail-closed/build-failed/new");
+	/* an earlier holder of A's id: its program stays in A's slot */
+	if (world_begin(&w0, 0, ingress_yaml) || slot_empty(EP_A, IN)) {
+		case_fail("setup: no earlier program in A's slot");
+		case_end();
+		policy_free(w0.pol);
+		model_free(w0.m);
+		return;
+	}
+	policy_free(w0.pol);
+	w0.pol = NULL;
+	fault_err = -ENOMEM;
+	err = world_new(&w, &o, ingress_yaml);
+	capture_begin(&cap);
+	if (!err)
+		err = world_step(&w, (unsigned[2]){ NEW, NEW }, flags);
+	log = capture_end(&cap);
+	if (err != -ENOMEM)
+		case_fail("run: %d, want %d (the fault)", err, -ENOMEM);
+	if (flags[0] != BOTH || flags[1] != BOTH)
+		case_fail("flags a %#x b %#x, want both isolated", flags[0], flags[1]);
+	/* empty before the flags point at it, not only after cleanup */
+	if (!step_a_in_empty || !slot_empty(EP_A, IN) || !slot_empty(EP_A, EG))
+		case_fail("A's slot held a program with A isolated: an earlier pod's policy "
+			  "judged it");
+	case_end();
+	expect_log("build-failed/new", log, want_log);
+	run_polcases("policy", dropped, ARRAY_SIZE(dropped));
+
+	/* the fault gone, the next run installs: A ingress, B open */
+	fault_err = 0;
+	case_begin("bpf/policy/fail-closed/build-failed/recovers");
+	err = world_step(&w, (unsigned[2]){ BOTH, BOTH }, flags);
+	if (err || flags[0] != POLICY_ISO_IN || flags[1] != 0)
+		case_fail("run %d, flags a %#x b %#x: want 0, a ingress, b open", err, flags[0],
+			  flags[1]);
+	case_end();
+	run_polcases("policy", recovered, ARRAY_SIZE(recovered));
+	world_end(&w);
+	model_free(w0.m);
+}
+
+/* Pods the maps hold when a run fails: they keep their flags and their
+ * programs (a new policy waits for a run that succeeds). */
+static void test_fail_build_held_pods(void)
+{
+	static const struct polcase kept[] = {
+		{ "fail-closed/build-failed/held/host-in", P_HOST_IN, IF_DATA,
+		  { TCP(REM_HI4, POD_A4, 8080) }, TC_ACT_REDIRECT, FWD, ALLOW_IN(EP_A, 3), .both = 1 },
+		{ "fail-closed/build-failed/held/host-in-except", P_HOST_IN, IF_DATA,
+		  { TCP(ROUTER4, POD_A4, 8080) }, TC_ACT_SHOT, DENIED, DENY_IN(EP_A), .both = 1 },
+		/* A's egress policy came during the failure: not in force yet */
+		{ "fail-closed/build-failed/held/egress-as-before", P_FROM_EP, IF_A,
+		  { TCP(POD_A4, REM_HI4, 80) }, TC_ACT_OK, OUT, .rule = NOCHECK, .both = 1 },
+	};
+	static const struct polcase applied[] = {
+		{ "fail-closed/build-failed/held/egress-after", P_FROM_EP, IF_A,
+		  { TCP(POD_A4, REM_HI4, 80) }, TC_ACT_SHOT, DENIED, DENY_EG, .both = 1 },
+	};
+	struct policy_opts o = fail_opts();
+	struct world w;
+	struct capture cap;
+	unsigned flags[2] = { 0, 0 };
+	__u32 id0 = 0, id1 = 0;
+	uint8_t tag[8];
+	int err;
+
+	case_begin("bpf/policy/fail-closed/build-failed/held");
+	fault_err = 0;
+	err = world_new(&w, &o, ingress_yaml);
+	if (!err)
+		err = world_step(&w, (unsigned[2]){ NEW, NEW }, flags);
+	if (err || flags[0] != POLICY_ISO_IN || slot_prog(TERN_JMP_POLICY(EP_A, IN), &id0, tag)) {
+		case_fail("setup: run %d, a %#x", err, flags[0]);
+		case_end();
+		world_end(&w);
+		return;
+	}
+	/* a change to run for, and a run that fails */
+	world_add(&w, egress_yaml);
+	fault_err = -ENOMEM;
+	capture_begin(&cap);
+	err = world_step(&w, (unsigned[2]){ POLICY_ISO_IN, 0 }, flags);
+	capture_end(&cap);
+	if (err != -ENOMEM)
+		case_fail("run: %d, want %d (the fault)", err, -ENOMEM);
+	if (flags[0] != POLICY_ISO_IN || flags[1] != 0)
+		case_fail("flags a %#x b %#x, want them as they were (a ingress, b open)", flags[0],
+			  flags[1]);
+	if (slot_prog(TERN_JMP_POLICY(EP_A, IN), &id1, tag) || id1 != id0)
+		case_fail("A's program %u is now %u: want it kept", id0, id1);
+	case_end();
+	run_polcases("policy", kept, ARRAY_SIZE(kept));
+
+	fault_err = 0;
+	case_begin("bpf/policy/fail-closed/build-failed/held-recovers");
+	err = world_step(&w, (unsigned[2]){ POLICY_ISO_IN, 0 }, flags);
+	if (err || flags[0] != BOTH || flags[1] != POLICY_ISO_IN)
+		case_fail("run %d, flags a %#x b %#x: want 0, a both, b ingress", err, flags[0],
+			  flags[1]);
+	case_end();
+	run_polcases("policy", applied, ARRAY_SIZE(applied));
+	world_end(&w);
+}
+
+/* One failure of the engine (set up by the caller through o and yaml) for
+ * pod A's ingress: A is isolated, its slot is empty, new flows to it drop
+ * (drop_no_policy), and the log says why. */
+static void expect_a_fails_closed(const char *name, const struct policy_opts *o, const char *yaml,
+				  const char *const *want_log, void (*check)(void))
+{
+	const struct polcase c[] = {
+		{ "", P_HOST_IN, IF_DATA, { TCP(REM_HI4, POD_A4, 8080) }, TC_ACT_SHOT, NO_PROG,
+		  .rule = NOCHECK },
+		{ "", P_HOST_IN, IF_DATA, { TCP(ROUTER4, POD_A4, 8080) }, TC_ACT_SHOT, NO_PROG,
+		  .rule = NOCHECK },
+		{ "", P_FROM_EP, IF_B, { TCP(POD_B4, POD_A4, 8080) }, TC_ACT_SHOT, NO_PROG,
+		  .rule = NOCHECK },
+	};
+	static const char *const what[] = { "host-in", "host-in-except", "pod-to-pod" };
+	struct world w;
+	struct capture cap;
+	unsigned flags[2] = { 0, 0 };
+	char group[96];
+	const char *log;
+	int err;
+
+	fault_err = 0;
+	case_begin("bpf/policy/fail-closed/%s", name);
+	err = world_new(&w, o, yaml);
+	capture_begin(&cap);
+	if (!err)
+		err = world_step(&w, (unsigned[2]){ NEW, NEW }, flags);
+	log = capture_end(&cap);
+	if (!err)
+		case_fail("the run went through: want it to fail");
+	if (!(flags[0] & POLICY_ISO_IN))
+		case_fail("A not isolated for ingress (flags %#x): its flows would pass", flags[0]);
+	if (!step_a_in_empty || !slot_empty(EP_A, IN))
+		case_fail("A's ingress slot holds a program");
+	case_end();
+	expect_log(name, log, want_log);
+	snprintf(group, sizeof(group), "policy/fail-closed/%s", name);
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		struct polcase one = c[i];
+
+		one.name = what[i];
+		run_polcases(group, &one, 1);
+	}
+	if (check)
+		check();
+	world_end(&w);
+}
+
+/* A's ingress: 192.0.2.0/24 except 192.0.2.254 on its port http */
+static const char except_yaml[] =
+	"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+	"metadata: {name: a-in, namespace: ns1}\n"
+	"spec:\n  podSelector: {matchLabels: {app: a}}\n  ingress:\n"
+	"  - from: [{ipBlock: {cidr: 192.0.2.0/24, except: [192.0.2.254/32]}}]\n"
+	"    ports: [{port: http}]\n";
+
+static int small_ipset = -1;
+
+/* What the full map holds: the /24 alone, as a member. A program naming
+ * the set would have let 192.0.2.254 in. */
+static void check_small_ipset(void)
+{
+	struct tern_ipset_key k, next;
+	__u32 v = 0;
+	int n = 0;
+
+	case_begin("bpf/policy/fail-closed/ipset-full/map");
+	for (int e = bpf_map_get_next_key(small_ipset, NULL, &next); !e;
+	     e = bpf_map_get_next_key(small_ipset, &k, &next)) {
+		k = next;
+		n++;
+	}
+	if (n != 1 || bpf_map_lookup_elem(small_ipset, &k, &v) ||
+	    k.prefixlen != TERN_IPSET_PREFIX_SET + 96 + 24 || v != TERN_IPSET_MEMBER)
+		case_fail("%d entries, the last /%u value %u: want the /24 alone, a member", n,
+			  k.prefixlen, v);
+	case_end();
+}
+
+/* tern_ipset_v1 full: the /24 fits, its except does not. */
+static void test_fail_ipset_full(void)
+{
+	static const char *const want_log[] = { "lacks except entries", "tern_ipset_v1 is full",
+						"drop_no_policy", NULL };
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
+	struct policy_opts o = fail_opts();
+
+	small_ipset = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "tern_ipset_t",
+				     sizeof(struct tern_ipset_key), sizeof(__u32), 1, &mo);
+	if (small_ipset < 0) {
+		case_begin("bpf/policy/fail-closed/ipset-full");
+		case_fail("a small ipset map: %s", strerror(errno));
+		case_end();
+		return;
+	}
+	o.ipset_fd = small_ipset;
+	expect_a_fails_closed("ipset-full", &o, except_yaml, want_log, check_small_ipset);
+	close(small_ipset);
+	small_ipset = -1;
+}
+
+/* The verifier refuses the program (its context map is too small). */
+static void test_fail_verifier(void)
+{
+	static const char *const want_log[] = { "verifier log", "policy not installed",
+						"drop_no_policy", NULL };
+	int fd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "tern_polctx_t", 4, 4, 1, NULL);
+	struct policy_opts o = fail_opts();
+
+	if (fd < 0) {
+		case_begin("bpf/policy/fail-closed/verifier-rejects");
+		case_fail("a small context map: %s", strerror(errno));
+		case_end();
+		return;
+	}
+	o.polctx_fd = fd;
+	expect_a_fails_closed("verifier-rejects", &o, ingress_yaml, want_log, NULL);
+	close(fd);
+}
+
+/* More rules than 9 pieces hold. */
+static void test_fail_too_many_pieces(void)
+{
+	static const char *const want_log[] = { "need more than 9 pieces", "drop_no_policy", NULL };
+	struct policy_opts o = fail_opts();
+	char *yaml = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&yaml, &len);
+
+	if (!f)
+		return;
+	fputs("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+	      "metadata: {name: a-in, namespace: ns1}\n"
+	      "spec:\n  podSelector: {matchLabels: {app: a}}\n  ingress:\n", f);
+	for (int i = 0; i < 300; i++)
+		fprintf(f, "  - from: [{podSelector: {matchLabels: {app: b}}}]\n"
+			   "    ports: [{port: %d}]\n", 1000 + i);
+	if (fclose(f))
+		return;
+	o.piece_insns = POL_PIECE_INSNS_MIN;
+	expect_a_fails_closed("too-many-pieces", &o, yaml, want_log, NULL);
+	free(yaml);
+}
+
+#undef NEW
+#undef BOTH
+
 void test_policy(void)
 {
 	log_set_level(TERN_LOG_WARN); /* the engine's progress is not a test's */
@@ -787,6 +1238,11 @@ void test_policy(void)
 	test_shared();
 	test_chained();
 	test_fail_closed();
+	test_fail_build_new_pods();
+	test_fail_build_held_pods();
+	test_fail_ipset_full();
+	test_fail_verifier();
+	test_fail_too_many_pieces();
 	test_adopt();
 	test_verifier_log();
 }

@@ -344,6 +344,16 @@ def check_daemonset(docs):
         ternd_prefix = bpf.get("workloadInterfacePrefix", "tern")
         if cni_prefix != ternd_prefix:
             errs.append(f"tern-cni's prefix {cni_prefix!r} != ternd's {ternd_prefix!r}")
+        # tern-cni runs on the host: ternd's pinPath as the host sees it
+        cni_pin = plugins[0].get("bpfPinPath", "/sys/fs/bpf/tern").rstrip("/")
+        pin = bpf.get("pinPath", "/sys/fs/bpf/tern").rstrip("/")
+        vol, m = volume_of(docs, ternd, pin)
+        host_pin = None
+        if vol and "hostPath" in vol:
+            host_pin = (vol["hostPath"]["path"].rstrip("/") + pin[len(m["mountPath"].rstrip("/")):])
+        if cni_pin != host_pin:
+            errs.append(f"tern-cni's bpfPinPath {cni_pin!r} is not ternd's pinPath {pin!r} on "
+                        f"the host ({host_pin!r})")
         if plugins[0].get("ipam", {}).get("type") != "host-local":
             errs.append("the conflist's IPAM is not host-local, which the image ships")
     report("conflist-matches-ternd", errs)

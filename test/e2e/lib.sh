@@ -279,15 +279,17 @@ cni_driver_build() {
 		GOFLAGS= go build -o "$CNI_DRIVER" "$ROOT/test/cni/driver.go"
 }
 
-# cni_conflist FILE [JQ_FILTER]: tern-cni with host-local over the test's pod
-# ranges (from .100 up, clear of pod_add's addresses), edited by the filter.
+# cni_conflist FILE [JQ_FILTER]: tern-cni (with this test's pin path) with
+# host-local over the test's pod ranges (from .100 up, clear of pod_add's
+# addresses), edited by the filter.
 cni_conflist() {
 	mkdir -p "$(dirname "$1")"
-	jq -n --arg dir "$CNI_IPAM_DIR" '{
+	jq -n --arg dir "$CNI_IPAM_DIR" --arg pin "$PIN" '{
 		cniVersion: "1.0.0", name: "tern",
-		plugins: [{ type: "tern-cni", mtu: 1500, ipam: { type: "host-local", dataDir: $dir,
-			ranges: [[{ subnet: "10.244.1.0/24", rangeStart: "10.244.1.100" }],
-				 [{ subnet: "fd00:244::/64", rangeStart: "fd00:244::100" }]] } }]
+		plugins: [{ type: "tern-cni", mtu: 1500, bpfPinPath: $pin,
+			ipam: { type: "host-local", dataDir: $dir,
+				ranges: [[{ subnet: "10.244.1.0/24", rangeStart: "10.244.1.100" }],
+					 [{ subnet: "fd00:244::/64", rangeStart: "fd00:244::100" }]] } }]
 	}' | jq "${2:-.}" >"$1"
 }
 

@@ -1,12 +1,15 @@
 #!/bin/bash
-# tern-cni driven through libcni, as containerd and CRI-O drive it: ADD
+# tern-cni driven through libcni, as containerd and CRI-O drive it. First
+# with ternd down after one run (its programs stay pinned): ADD puts them on
+# the pod's interface, which is fail-closed until ternd, started with the
+# pod's manifest, adopts the links; DEL unpins them. Then with ternd up: ADD
 # wires a pod, ternd (files datastore, the pod's manifest carrying the IPs
-# ADD returned) attaches to it, traffic flows, CHECK passes and names what
+# ADD returned) adopts its links, traffic flows, CHECK passes and names what
 # breaks, DEL removes the veth, the routes and the IPAM allocation, twice
 # in a row too. Then what a runtime sees when things go wrong.
 #
-#  [a] eth0 ==veth== tern<a> --\
-#                               [node: ternd; libcni -> tern-cni -> host-local] eth0 == br0 [ul]
+#  [z] eth0 ==veth== tern<z> --\   (tern_from_ep/tern_to_ep on every tern<x> from ADD on)
+#  [a] eth0 ==veth== tern<a> ----[node: ternd; libcni -> tern-cni -> host-local] eth0 == br0 [ul]
 #  [b] eth0 ==veth== tern<b> --/
 . "$(dirname "$0")/lib.sh"
 
@@ -16,16 +19,53 @@ if ! cni_driver_build >"$WORK/go.log" 2>&1; then
 	exit 1
 fi
 cni_conflist "$CNI_CONFLIST"
-ternd_start || exit 1
 HA=$(wl_ifname default a) HB=$(wl_ifname default b)
+HZ=$(wl_ifname default z) HY=$(wl_ifname default y)
+add_to_json() { cni add "$1" "$1" >"$WORK/$1.json"; } # SANDBOX (= POD)
+addr_of() { jq -r --arg f "$2" '.ips[].address | select(contains($f))' "$WORK/$1.json" | cut -d/ -f1; }
+tcx_progs() { in_node "$B/test/e2e/tcx_query" "$1" | grep -c tern_; }
+tcx_list() { in_node "$B/test/e2e/tcx_query" "$1" | tr '\n' ' '; }
+link_ids() { ternctl -o json status | jq -r --arg i "$1" '[.links[] | select(.interface == $i) | .link_id] | join(",")'; }
+pins_of() { ls "$PIN/links/tc-in/$1" "$PIN/links/tc-out/$1" 2>/dev/null; } # IFNAME
+adopted() { grep -q "$1 (ifindex [0-9]*): adopted tc hooks" "$TERND_LOG"; }
 
-# --- ADD, attach, traffic ------------------------------------------------------
+# --- ternd down: the pod is fail-closed -------------------------------------------
+# ternd ran once, so its programs are pinned, and stopped, as in an upgrade
+ternd_start || exit 1
+ternd_stop
+check down-progs-pinned test -e "$PIN/progs/tern_from_ep" -a -e "$PIN/progs/tern_to_ep"
+sandbox_add z
+check down-add add_to_json z
+Z4=$(addr_of z .) Z6=$(addr_of z :)
+check down-hooks-in-kernel test "$(tcx_list "$HZ")" = "ingress tern_from_ep egress tern_to_ep "
+check down-links-pinned test "$(pins_of "$HZ" | wc -l)" = 2
+Z_LINKS=$(link_ids "$HZ")
+drops=$(counter drop_no_state)
+check down-pod-out-dropped sh -c "! nsenter --net=/run/netns/$P-z ping -c 2 -i 0.2 -W 1 10.99.0.1"
+check down-pod-in-dropped sh -c "! nsenter --net=/run/netns/$UL_NS ping -c 2 -i 0.2 -W 1 $Z4"
+check down-drop-no-state test "$(counter drop_no_state)" -gt "$drops"
+# DEL takes the links' pins with the veth
+sandbox_add y
+cni add y y >/dev/null
+check down-del-pinned test "$(pins_of "$HY" | wc -l)" = 2
+check down-del cni del y y
+check down-del-unpinned test -z "$(pins_of "$HY")"
+check down-del-twice cni del y y
+
+# ternd back with the pod's manifest: it adopts the links, traffic flows
+pod_manifest_ips z default "$Z4" "$Z6"
+ternd_start || exit 1
+check up-adopted wait_until 5 adopted "$HZ"
+check up-same-links test -n "$Z_LINKS" -a "$(link_ids "$HZ")" = "$Z_LINKS"
+check up-one-program-each test "$(tcx_progs "$HZ")" = 2
+check up-pod-out in_pod z ping -c 2 -i 0.2 -W 2 10.99.0.1
+check up-pod-in in_ns "$UL_NS" ping -6 -c 2 -i 0.2 -W 2 "$Z6"
+
+# --- ADD, adopt, traffic ---------------------------------------------------------
 sandbox_add a
 sandbox_add b
-add_to_json() { cni add "$1" "$1" >"$WORK/$1.json"; } # SANDBOX (= POD)
 check add-a add_to_json a
 check add-b add_to_json b
-addr_of() { jq -r --arg f "$2" '.ips[].address | select(contains($f))' "$WORK/$1.json" | cut -d/ -f1; }
 A4=$(addr_of a .) A6=$(addr_of a :) B4=$(addr_of b .) B6=$(addr_of b :)
 log "a: $A4 $A6 on $HA; b: $B4 $B6 on $HB"
 check result-names-host-side test "$(jq -r '.interfaces[0].name' "$WORK/a.json")" = "$HA"
@@ -42,11 +82,13 @@ check node-route6 sh -c "ip -n $NODE_NS -6 route show $A6/128 | grep -q 'dev $HA
 check node-proxy-ndp sh -c "ip -n $NODE_NS -6 neigh show proxy dev $HA | grep -q fe80::1"
 check host-no-address sh -c "! ip -n $NODE_NS addr show dev $HA | grep -q 'inet .*global'"
 check host-proxy-arp test "$(in_node sysctl -n "net.ipv4.conf.$HA.proxy_arp")" = 1
+# tern's programs are on before ternd knows the pod
+check add-hooks-before-ternd test "$(tcx_list "$HA")" = "ingress tern_from_ep egress tern_to_ep "
 
 pod_manifest_ips a default "$A4" "$A6"
 pod_manifest_ips b default "$B4" "$B6"
-tcx_progs() { in_node "$B/test/e2e/tcx_query" "$1" | grep -c tern_; }
-check ternd-attaches wait_until 5 test -e "$PIN/links/tc-in/$HA" -a -e "$PIN/links/tc-in/$HB"
+adopted_ab() { adopted "$HA" && adopted "$HB"; }
+check ternd-adopts wait_until 5 adopted_ab
 check hooks-in-kernel test "$(tcx_progs "$HA")" = 2
 check ping-v4 in_pod a ping -c 2 -i 0.2 -W 2 "$B4"
 check ping-v6 in_pod a ping -6 -c 2 -i 0.2 -W 2 "$B6"
@@ -81,12 +123,15 @@ check del-veth-gone sh -c "! ip -n $NODE_NS link show $HA 2>/dev/null"
 check del-pod-if-gone sh -c "! ip -n $P-a link show eth0 2>/dev/null"
 check del-routes-gone sh -c "[ -z \"\$(ip -n $NODE_NS route show $A4/32; ip -n $NODE_NS -6 route show $A6/128)\" ]"
 check del-ipam-released sh -c "! test -e $CNI_IPAM_DIR/tern/$A4 && ! test -e $CNI_IPAM_DIR/tern/$A6"
+check del-unpinned test -z "$(pins_of "$HA")"
 check del-twice cni del a a
+check del-z cni del z z
+check del-z-unpinned test -z "$(pins_of "$HZ")"
 # the runtime removed the netns before DEL: the address is still released
 ip netns del "$P-b"
 check del-netns-gone cni del b b
 check del-netns-gone-released sh -c "! test -e $CNI_IPAM_DIR/tern/$B4"
-rm "$STATE/pod-default-a.yaml" "$STATE/pod-default-b.yaml"
+rm "$STATE/pod-default-a.yaml" "$STATE/pod-default-b.yaml" "$STATE/pod-default-z.yaml"
 
 # --- a new sandbox for the same pod replaces the old one's veth --------------------
 # (its DEL then removes only its own, already gone, end)
@@ -97,7 +142,9 @@ check resandbox-add cni add c2 c
 check resandbox-new-peer sh -c "ip -n $P-c2 link show eth0 >/dev/null && ! ip -n $P-c1 link show eth0 2>/dev/null"
 check resandbox-old-del cni del c1 c
 check resandbox-new-intact sh -c "ip -n $NODE_NS link show $(wl_ifname default c) >/dev/null"
+check resandbox-new-keeps-programs test "$(tcx_progs "$(wl_ifname default c)")" = 2
 check resandbox-new-del cni del c2 c
+check resandbox-unpinned test -z "$(pins_of "$(wl_ifname default c)")"
 
 # --- errors a runtime sees ------------------------------------------------------------
 # What a failed ADD must not leave: the veth, the pod's end, an address.
@@ -130,6 +177,10 @@ err_case old-version 1 '.cniVersion = "0.4.0"'
 err_case no-ipam-type 7 'del(.plugins[0].ipam.type)'
 err_case missing-ipam-plugin 100 '.plugins[0].ipam.type = "tern-no-such-ipam"'
 err_case bad-prefix 7 '.plugins[0].workloadInterfacePrefix = "toolong"'
+err_case bad-pin-path 7 '.plugins[0].bpfPinPath = "sys/fs/bpf"'
+# ternd never ran here: no programs to put on the pod, so no pod yet
+err_case no-programs 11 ".plugins[0].bpfPinPath = \"/sys/fs/bpf/tern-$P-none\""
+check no-programs-says-why grep -q "ternd has not run on this node yet" "$WORK/err.json"
 
 # a failure after host-local allocated: no IPv6 in the pod, so its address
 # cannot be added; the veth goes and the addresses are released
@@ -137,6 +188,7 @@ sandbox_add f
 in_ns "$P-f" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 err_case fail-midway 101 . f
 check fail-midway-names-step grep -q "add fd00:244::[0-9a-f]*/128 to eth0" "$WORK/err.json"
+check fail-midway-unpinned test -z "$(pins_of "$(wl_ifname default f)")"
 
 # CNI_IFNAME taken in the pod: nothing allocated, the interface untouched
 sandbox_add g

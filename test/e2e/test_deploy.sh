@@ -150,12 +150,17 @@ check liveness-probe test "$(probe_code liveness)" = 200
 check readiness-probe test "$(probe_code readiness)" = 200
 check ternd-node-name-from-env tlog_has "on node $NODE_NAME"
 
-# host-local keeps its allocations under the test's dir, not /var/lib/cni
-jq --arg d "$CNI_IPAM_DIR" '.plugins[0].ipam.dataDir = $d' "$INSTALLED" >"$WORK/ds.conflist"
+# host-local keeps its allocations under the test's dir, not /var/lib/cni;
+# tern-cni finds ternd's programs under the test's pin path
+jq --arg d "$CNI_IPAM_DIR" --arg pin "$PIN" '.plugins[0].ipam.dataDir = $d |
+	.plugins[0].bpfPinPath = $pin' "$INSTALLED" >"$WORK/ds.conflist"
 CNI_PLUGIN_PATH=$CNI_BIN
 sandbox_add p
 add_web() { cni add p web default "$WORK/ds.conflist" | tee "$WORK/p.json" && jq -e .ips "$WORK/p.json" >/dev/null; }
 check installed-add add_web
+# the installed tern-cni put tern's programs on the pod before ternd knew it
+check installed-add-programs test "$(in_node "$B/test/e2e/tcx_query" "$(wl_ifname default web)" |
+	grep -c tern_)" = 2
 P4=$(jq -r '.ips[0].address' "$WORK/p.json" | cut -d/ -f1)
 P6=$(jq -r '.ips[1].address' "$WORK/p.json" | cut -d/ -f1)
 kput "$(kpod_json web 0 default "$NODE_NAME" "$P4" | jq -c --arg v6 "$P6" '.status.podIPs[1].ip = $v6')"

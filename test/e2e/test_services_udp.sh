@@ -152,6 +152,13 @@ except OSError as e:
 }
 check ctlb/backend-gone-socket-refused gone_case ctlb
 check ctlb/gone-flows-cleaned grep -q "UDP backends gone: [0-9]* flows removed" "$TERND_LOG"
+# it came back: no longer refused, straight away (not after the 60 s)
+back_answers() {
+	local ip
+	ip=$(cat "$WORK/gone.ctlb")
+	wait_until 5 sh -c "nsenter --net=/run/netns/$P-cl -- dig +short +tries=1 +time=1 @$ip who.test | grep -qx $ip"
+}
+check ctlb/backend-back-answers back_answers
 
 ternd_stop
 EXTRA_CONFIG='services:

@@ -110,7 +110,7 @@ static struct model *world_model(void)
 
 static int build_web(const struct model *m, struct pol_model *pm)
 {
-	struct pol_ep_in ep = { 7, model_get(m, K8S_POD, "shop", "web") };
+	struct pol_ep_in ep = { 7, model_get(m, K8S_POD, "shop", "web"), 0 };
 
 	return pol_model_build(m, "n1", &ep, 1, pm);
 }
@@ -172,7 +172,8 @@ static void isolation_and_order(void)
 
 	/* shop/db: only a-first selects it; ops/mon: only elsewhere */
 	struct pol_ep_in eps[2] = {
-		{ 1, model_get(m, K8S_POD, "shop", "db") }, { 2, model_get(m, K8S_POD, "ops", "mon") },
+		{ 1, model_get(m, K8S_POD, "shop", "db"), 0 },
+		{ 2, model_get(m, K8S_POD, "ops", "mon"), 0 },
 	};
 
 	if (pol_model_build(m, "n1", eps, 2, &pm) == 0) {
