@@ -56,3 +56,7 @@ echo "== network policy: first-packet and established cost, compile + load"
 echo
 echo "== network policy against iptables + ipset: new connections through a namespace"
 bash "$ROOT/test/bench/policy_rate.sh" || echo "(policy_rate.sh failed)"
+
+echo
+echo "== services: tern vs kube-proxy (iptables, nftables) vs pod IPs, 1 / 1 000 / 10 000 services"
+bash "$ROOT/test/bench/services.sh" || echo "(services.sh failed)"
