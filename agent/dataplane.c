@@ -341,6 +341,82 @@ int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted)
 	return err;
 }
 
+/* Addresses into the flush set (empty between runs), one syscall. */
+static int flush_set__fill(int fd, const struct tern_addr *addrs, __u32 n)
+{
+	__u8 *one = malloc(n);
+	int err = 0;
+
+	if (!one)
+		return -ENOMEM;
+	memset(one, 1, n);
+	if (bpf_map_update_batch(fd, addrs, one, &n, NULL))
+		err = -errno;
+	free(one);
+	return err;
+}
+
+/* Empty the flush set again: what a failed run left would be flushed at
+ * every later one. */
+static void flush_set__clear(int fd, const struct tern_addr *addrs, __u32 n)
+{
+	if (bpf_map_delete_batch(fd, addrs, &n, NULL) && errno != ENOENT)
+		for (__u32 i = 0; i < n; i++)
+			bpf_map_delete_elem(fd, &addrs[i]);
+}
+
+int dataplane__ct_flush(struct dataplane *dp, const struct tern_addr *addrs, size_t n,
+			__u64 *deleted)
+{
+	int fd = bpf_map__fd(dp->gc->maps.ct_flush_addrs), err = 0;
+
+	*deleted = 0;
+	for (size_t at = 0; at < n && !err; at += TERN_CT_FLUSH_MAX) {
+		__u32 chunk = n - at < TERN_CT_FLUSH_MAX ? n - at : TERN_CT_FLUSH_MAX;
+		unsigned long long d = 0;
+		char buf[64];
+
+		err = flush_set__fill(fd, addrs + at, chunk);
+		if (err) {
+			log_error("conntrack flush: fill the address set: %s%s", strerror(-err),
+				  errno_hint(err));
+			break;
+		}
+		err = iter__run(dp->gc->progs.tern_ct_flush, &dp->flush_link,
+				bpf_map__fd(dp->gc->maps.tern_ct_v1), buf, sizeof(buf));
+		if (!err && sscanf(buf, "%llu", &d) == 1)
+			*deleted += d;
+		flush_set__clear(fd, addrs + at, chunk);
+	}
+	return err;
+}
+
+static int addr_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct tern_addr));
+}
+
+size_t dataplane__gone_forget(struct dataplane *dp, const struct tern_addr *addrs, size_t n)
+{
+	int fd = bpf_map__fd(dp->tc->maps.tern_nat_gone_v1);
+	struct tern_nat_gone_key keys[TERN_NAT_GONE_MAX], k;
+	size_t n_keys = 0, forgot = 0;
+	void *prev = NULL;
+
+	/* collect first: deleting while walking restarts the walk */
+	while (n_keys < TERN_NAT_GONE_MAX && !bpf_map_get_next_key(fd, prev, &k)) {
+		if (bsearch(&k.addr, addrs, n, sizeof(*addrs), addr_cmp))
+			keys[n_keys++] = k;
+		prev = &k;
+	}
+	for (size_t i = 0; i < n_keys; i++)
+		forgot += bpf_map_delete_elem(fd, &keys[i]) == 0;
+	if (forgot)
+		log_info("UDP backends gone: %zu no longer refused, their addresses are a new "
+			 "pod's", forgot);
+	return forgot;
+}
+
 void dataplane__udp_gone(struct dataplane *dp, const struct svc_gone *g, size_t n)
 {
 	int fd = bpf_map__fd(dp->tc->maps.tern_nat_gone_v1);
@@ -381,12 +457,14 @@ void dataplane__close(struct dataplane *dp)
 	bpf_link__destroy(dp->gc_link);
 	bpf_link__destroy(dp->gone_link);
 	bpf_link__destroy(dp->udp_gone_link);
+	bpf_link__destroy(dp->flush_link);
 	tern_sock__destroy(dp->sock);
 	tern_gc__destroy(dp->gc);
 	tern_tc__destroy(dp->tc);
 	dp->gc_link = NULL;
 	dp->gone_link = NULL;
 	dp->udp_gone_link = NULL;
+	dp->flush_link = NULL;
 	dp->gc = NULL;
 	dp->sock = NULL;
 	dp->tc = NULL;

@@ -3,7 +3,9 @@
 #ifndef TERN_DATAPLANE_H
 #define TERN_DATAPLANE_H
 
+#include <stddef.h>
 #include <linux/types.h>
+#include <tern/addr.h>
 
 #include "agent/config.h"
 
@@ -20,6 +22,7 @@ struct dataplane {
 	struct bpf_link *gc_link;
 	struct bpf_link *gone_link;
 	struct bpf_link *udp_gone_link;
+	struct bpf_link *flush_link;
 	/* map fds, owned by the skeletons */
 	int ct_fd;
 	int ifstate_fd;
@@ -39,6 +42,15 @@ struct dataplane {
 int dataplane__open(struct dataplane *dp, const struct tern_config *cfg);
 /* Expire idle conntrack entries (in the kernel); 0 or -errno. */
 int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted);
+/* Delete every conntrack entry naming one of addrs (either end, or a
+ * service flow's NAT address), with its source-NAT half: one sweep in the
+ * kernel per TERN_CT_FLUSH_MAX addresses. *deleted: entries removed.
+ * 0 or -errno (logged). */
+int dataplane__ct_flush(struct dataplane *dp, const struct tern_addr *addrs, size_t n,
+			__u64 *deleted);
+/* Stop refusing the UDP backends gone at any of addrs (sorted): a new pod
+ * holds the address. Returns how many entries went. */
+size_t dataplane__gone_forget(struct dataplane *dp, const struct tern_addr *addrs, size_t n);
 struct svc_gone;
 /* UDP backends that went (agent/services.h): refused for a while, their
  * conntrack entries removed, connected host sockets closed; those marked

@@ -35,6 +35,9 @@ struct reconciler {
 	size_t n_hooked, cap_hooked;
 	bool swept; /* stale pins under links/ looked at once */
 	struct policy *pol; /* network policy: programs, ipsets, counters */
+	/* addresses whose conntrack flush failed: flushed again next run */
+	struct tern_addr *flush;
+	size_t n_flush, cap_flush;
 };
 
 /* The flags that say what an interface is (the rest say how it is
@@ -85,6 +88,7 @@ void reconciler_free(struct reconciler *r)
 		return;
 	free(r->links);
 	free(r->hooked);
+	free(r->flush);
 	policy_free(r->pol);
 	free(r);
 }
@@ -476,6 +480,88 @@ static void iso__resolve(struct want_if *want, size_t n_want, struct want_ep *we
 	}
 }
 
+/* --- conntrack of addresses that change hands ------------------------------ */
+
+/* Note a to flush this run (r->flush also holds last run's failures). */
+static int flush_add(struct reconciler *r, const struct tern_addr *a)
+{
+	struct tern_addr *f = vec_push(&r->flush, &r->n_flush, &r->cap_flush, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	*f = *a;
+	return 0;
+}
+
+/* Addresses whose interface changes (none: 0) between what the endpoint map
+ * holds (ceps) and what we want (weps), both sorted: a local pod's that
+ * went, one another pod's interface takes over, one arriving at a new
+ * interface. Their old flows must not pass as a new holder's, never judged
+ * by its policy, nor keep steering service flows to it; arrivals are
+ * flushed too, as a packet of the old holder's flow may have re-created an
+ * entry after it went. */
+static int flush_changed(struct reconciler *r, const struct want_ep *weps, size_t n_weps,
+			 const struct want_ep *ceps, size_t n_ceps)
+{
+	struct tern_addr *arrived = NULL;
+	size_t i = 0, j = 0, n_arrived = 0, cap_arrived = 0;
+	int err = 0;
+
+	while (!err && (i < n_weps || j < n_ceps)) {
+		int c = i == n_weps ? 1 : j == n_ceps ? -1 : ep_cmp(&weps[i], &ceps[j]);
+		__u32 now = c <= 0 ? weps[i].ep.ifindex : 0;
+		__u32 was = c >= 0 ? ceps[j].ep.ifindex : 0;
+
+		if (now != was)
+			err = flush_add(r, c <= 0 ? &weps[i].addr : &ceps[j].addr);
+		if (!err && now && now != was) {
+			struct tern_addr *a = vec_push(&arrived, &n_arrived, &cap_arrived,
+						       sizeof(*a));
+
+			if (a)
+				*a = weps[i].addr;
+			else
+				err = -ENOMEM;
+		}
+		i += c <= 0;
+		j += c >= 0;
+	}
+	/* a UDP backend that went is refused for a while (dataplane__udp_gone);
+	 * a pod that holds its address now is not that backend */
+	if (!err && n_arrived)
+		dataplane__gone_forget(r->dp, arrived, n_arrived);
+	free(arrived);
+	return err;
+}
+
+/* One sweep for every address of this run. Before the new state is
+ * written, so the flush cannot take a new pod's own flows (its interface
+ * drops everything until then). A failure is retried next run and holds
+ * nothing else up. */
+static int flush_step(struct reconciler *r, struct reconcile_stats *st)
+{
+	__u64 deleted = 0;
+	char a[64];
+	int err;
+
+	if (!r->n_flush)
+		return 0;
+	err = dataplane__ct_flush(r->dp, r->flush, r->n_flush, &deleted);
+	if (err) {
+		log_error("conntrack: flows of %zu addresses that changed hands (%s, ...) not "
+			  "flushed: %s; retrying next run", r->n_flush,
+			  tern_addr_str(&r->flush[0], a, sizeof(a)), strerror(-err));
+		st->errors++;
+		return err;
+	}
+	log_info("conntrack: %llu flows of %zu addresses that changed hands (%s%s) flushed",
+		 (unsigned long long)deleted, r->n_flush, tern_addr_str(&r->flush[0], a, sizeof(a)),
+		 r->n_flush > 1 ? ", ..." : "");
+	st->ct_flushed += deleted;
+	r->n_flush = 0;
+	return 0;
+}
+
 /* --- the run -------------------------------------------------------------- */
 
 int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile_stats *st)
@@ -643,6 +729,10 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 				e->ep.ep_id = id;
 		}
 	}
+	/* flows of addresses that change hands go before step 3 hands them on */
+	if (flush_changed(r, weps, n_weps, ceps, n_ceps) || flush_step(r, st))
+		err = -EAGAIN;
+
 	/* network policy: programs in place before step 3 points flags at them */
 	if (policy_step(r, m, pods, n_pods, want, n_want, weps, n_weps, cur, n_cur, ceps, n_ceps,
 			st))

@@ -17,6 +17,7 @@ struct reconcile_stats {
 	unsigned adopted;      /* pinned hooks kept from before */
 	unsigned detached;
 	unsigned map_writes;   /* entries written or deleted */
+	unsigned long long ct_flushed; /* conntrack entries of addresses that changed hands */
 	unsigned errors;
 };
 

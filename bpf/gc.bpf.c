@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Conntrack expiry in the kernel: a map iterator the agent runs every few
- * seconds; it deletes entries idle past their state's timeout and writes
- * one line "scanned deleted" for the agent's metrics. */
+/* Conntrack sweeps in the kernel, map iterators the agent runs: expiry
+ * every few seconds (entries idle past their state's timeout; one line
+ * "scanned deleted" for the agent's metrics), and on demand the flows of
+ * UDP backends that went and of addresses that changed hands. */
 #include "lib/common.h"
 #include "lib/maps.h"
 #include "lib/ct.h"
@@ -24,6 +25,17 @@ struct bpf_iter__bpf_map_elem {
 
 __u64 scanned, deleted;
 
+/* Delete a flow's entry, and a source-NATed flow's other half with it
+ * (tern_nat_snat_v1 has the same key). 1 when the entry went. */
+static __always_inline __u64 ct_drop(const struct tern_ct_key *k, const struct tern_ct_value *v)
+{
+	struct tern_ct_key dk = *k;
+
+	if (v->flags & TERN_CT_F_SNAT)
+		bpf_map_delete_elem(&tern_nat_snat_v1, &dk);
+	return bpf_map_delete_elem(&tern_ct_v1, &dk) == 0;
+}
+
 SEC("iter/bpf_map_elem")
 int tern_ct_gc(struct bpf_iter__bpf_map_elem *ctx)
 {
@@ -40,15 +52,8 @@ int tern_ct_gc(struct bpf_iter__bpf_map_elem *ctx)
 	scanned++;
 	/* iterators may not read the coarse clock the tc programs stamp with;
 	 * the fine one shares its timebase and runs at most a tick ahead */
-	if (ct__expired(k, v, bpf_ktime_get_ns())) {
-		struct tern_ct_key dk = *k;
-
-		/* a source-NATed flow's other half goes with it */
-		if (v->flags & TERN_CT_F_SNAT)
-			bpf_map_delete_elem(&tern_nat_snat_v1, &dk);
-		if (bpf_map_delete_elem(&tern_ct_v1, &dk) == 0)
-			deleted++;
-	}
+	if (ct__expired(k, v, bpf_ktime_get_ns()))
+		deleted += ct_drop(k, v);
 	return 0;
 }
 
@@ -79,14 +84,48 @@ int tern_ct_gone(struct bpf_iter__bpf_map_elem *ctx)
 	if (k->proto != IPPROTO_UDP)
 		return 0;
 	if (((v->flags & TERN_CT_F_NAT_FWD) && gone(&v->nat_addr, v->nat_port)) ||
-	    gone(&k->addr_a, k->port_a) || gone(&k->addr_b, k->port_b)) {
-		struct tern_ct_key dk = *k;
+	    gone(&k->addr_a, k->port_a) || gone(&k->addr_b, k->port_b))
+		gone_deleted += ct_drop(k, v);
+	return 0;
+}
 
-		if (v->flags & TERN_CT_F_SNAT)
-			bpf_map_delete_elem(&tern_nat_snat_v1, &dk);
-		if (bpf_map_delete_elem(&tern_ct_v1, &dk) == 0)
-			gone_deleted++;
+/* The addresses tern_ct_flush removes the flows of: the agent fills it for
+ * one run and empties it after. Not pinned: nothing else reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct tern_addr);
+	__type(value, __u8);
+	__uint(max_entries, TERN_CT_FLUSH_MAX);
+} ct_flush_addrs SEC(".maps");
+
+static __always_inline int flushed(const struct tern_addr *addr)
+{
+	struct tern_addr a = *addr; /* map lookups take no read-only iterator memory */
+
+	return bpf_map_lookup_elem(&ct_flush_addrs, &a) != NULL;
+}
+
+__u64 flush_deleted;
+
+/* Flows of addresses that changed hands (a local pod's that went, or that
+ * another pod took): either end, or the address a service flow was
+ * translated to or from. Their entries would otherwise let a new pod at
+ * the address inherit established flows its policy never judged, and keep
+ * steering service flows to it. */
+SEC("iter/bpf_map_elem")
+int tern_ct_flush(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct tern_ct_key *k = ctx->key;
+	struct tern_ct_value *v = ctx->value;
+
+	if (!k || !v) {
+		BPF_SEQ_PRINTF(ctx->meta->seq, "%llu\n", flush_deleted);
+		flush_deleted = 0;
+		return 0;
 	}
+	if (flushed(&k->addr_a) || flushed(&k->addr_b) ||
+	    ((v->flags & (TERN_CT_F_NAT_FWD | TERN_CT_F_NAT_REV)) && flushed(&v->nat_addr)))
+		flush_deleted += ct_drop(k, v);
 	return 0;
 }
 

@@ -7,6 +7,9 @@
 
 #define TERN_MAP_CT "tern_ct_v1"
 #define TERN_CT_DEFAULT_MAX 262144
+/* Addresses one flush sweep (bpf/gc.bpf.c tern_ct_flush) takes; the agent
+ * sweeps again for more. */
+#define TERN_CT_FLUSH_MAX 1024
 
 /* The key is normalised: (addr_a, port_a) is the smaller end, compared
  * address first, then port, so a flow and its reply find the same entry.

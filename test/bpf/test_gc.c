@@ -1,6 +1,7 @@
-/* The conntrack GC iterator (bpf/gc.bpf.c), run over the tc programs' own
- * tern_ct_v1: it deletes what has been idle past its state's timeout,
- * keeps the rest, and reports "scanned deleted" once per walk. */
+/* The conntrack iterators (bpf/gc.bpf.c), run over the tc programs' own
+ * tern_ct_v1: the GC deletes what has been idle past its state's timeout,
+ * keeps the rest, and reports "scanned deleted" once per walk; the flush
+ * deletes the flows of the addresses in its set, source-NAT halves too. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <tern/nat.h>
 #include "harness.h" /* the ABI types the skeleton names */
 #include "gc.skel.h"
 
@@ -68,8 +70,8 @@ static int gc_fill(void)
 	return n;
 }
 
-/* One walk: the iterator's output line. */
-static int gc_walk(struct tern_gc *gc, char *out, size_t n)
+/* One walk of prog over tern_ct_v1: the iterator's output line. */
+static int iter_walk(struct bpf_program *prog, char *out, size_t n)
 {
 	union bpf_iter_link_info linfo;
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &linfo,
@@ -81,7 +83,7 @@ static int gc_walk(struct tern_gc *gc, char *out, size_t n)
 
 	memset(&linfo, 0, sizeof(linfo));
 	linfo.map.map_fd = (__u32)tenv.ct;
-	link = bpf_program__attach_iter(gc->progs.tern_ct_gc, &opts);
+	link = bpf_program__attach_iter(prog, &opts);
 	if (!link)
 		return -errno;
 	fd = bpf_iter_create(bpf_link__fd(link));
@@ -105,12 +107,136 @@ static void expect_walk(struct tern_gc *gc, unsigned long long scanned,
 {
 	unsigned long long s, d;
 	char out[256];
-	int err = gc_walk(gc, out, sizeof(out));
+	int err = iter_walk(gc->progs.tern_ct_gc, out, sizeof(out));
 
 	if (err)
 		case_fail("running the iterator: %s", strerror(-err));
 	else if (sscanf(out, "%llu %llu", &s, &d) != 2 || s != scanned || d != deleted)
 		case_fail("iterator wrote \"%.60s\", want \"%llu %llu\"", out, scanned, deleted);
+}
+
+/* Flows for the flush: each names a flushed address somewhere (or not). */
+#define FLUSHED4 POD_A4
+#define FLUSHED6 POD_A6
+#define FLUSHED_REM REM_BE4 /* a remote backend: any address is flushed alike */
+
+static const struct flush_flow {
+	const char *what;
+	const char *a;
+	uint16_t pa;
+	const char *b;
+	uint16_t pb;
+	uint8_t proto;
+	uint32_t flags;
+	const char *nat; /* nat_addr, or NULL */
+	int gone;        /* the flush removes it */
+} flush_flows[] = {
+	{ "flushed address as side a", FLUSHED4, 40000, REM_HI4, 80, IPPROTO_TCP, 0, NULL, 1 },
+	{ "flushed address as side b", REM_LO4, 40001, FLUSHED4, 8080, IPPROTO_UDP, 0, NULL, 1 },
+	{ "flushed IPv6 address", FLUSHED6, 40002, REM_HI6, 443, IPPROTO_TCP, 0, NULL, 1 },
+	{ "service flow translated to it", VIP4, 80, REM_HI4, 40003, IPPROTO_TCP,
+	  TERN_CT_F_NAT_FWD, FLUSHED4, 1 },
+	{ "source-NATed flow to it", NODE4, 40004, FLUSHED_REM, 80, IPPROTO_TCP,
+	  TERN_CT_F_NAT_REV | TERN_CT_F_SNAT, NODE4, 1 },
+	{ "another pod's flow", POD_B4, 40005, REM_HI4, 80, IPPROTO_TCP, 0, NULL, 0 },
+	{ "another pod's IPv6 flow", POD_B6, 40006, REM_HI6, 80, IPPROTO_UDP, 0, NULL, 0 },
+	{ "service flow to another backend", VIP4, 80, REM_HI4, 40007, IPPROTO_TCP,
+	  TERN_CT_F_NAT_FWD, POD_B4, 0 },
+	{ "another source-NATed flow", NODE4, 40008, REM_HI4, 80, IPPROTO_TCP,
+	  TERN_CT_F_NAT_REV | TERN_CT_F_SNAT, NODE4, 0 },
+};
+
+static int flush_fill(struct tern_gc *gc)
+{
+	int snat = bpf_map__fd(gc->maps.tern_nat_snat_v1);
+
+	for (size_t i = 0; i < ARRAY_SIZE(flush_flows); i++) {
+		const struct flush_flow *f = &flush_flows[i];
+		struct tern_ct_key k = tct_key(f->a, f->pa, f->b, f->pb, f->proto);
+		struct tern_ct_value v = {
+			.created_ns = tnow_ns(), .last_seen_ns = tnow_ns(),
+			.state = TERN_CT_ESTABLISHED, .flags = f->flags | TERN_CT_F_REPLIED,
+		};
+		struct tern_nat_snat half = { .port = htons(40000) };
+
+		if (f->nat)
+			taddr(f->nat, &v.nat_addr);
+		taddr(REM_HI4, &half.addr);
+		if (tct_put(&k, &v) ||
+		    ((f->flags & TERN_CT_F_SNAT) && bpf_map_update_elem(snat, &k, &half, BPF_ANY)))
+			return -1;
+	}
+	return 0;
+}
+
+static void flush_set(struct tern_gc *gc, const char *const *addrs, size_t n)
+{
+	int fd = bpf_map__fd(gc->maps.ct_flush_addrs);
+	uint8_t one = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct tern_addr a;
+
+		taddr(addrs[i], &a);
+		if (bpf_map_update_elem(fd, &a, &one, BPF_ANY))
+			case_fail("filling the flush set: %s", strerror(errno));
+	}
+}
+
+static void expect_flush(struct tern_gc *gc, unsigned long long deleted)
+{
+	unsigned long long d;
+	char out[64];
+	int err = iter_walk(gc->progs.tern_ct_flush, out, sizeof(out));
+
+	if (err)
+		case_fail("running the flush iterator: %s", strerror(-err));
+	else if (sscanf(out, "%llu", &d) != 1 || d != deleted)
+		case_fail("flush iterator wrote \"%.60s\", want \"%llu\"", out, deleted);
+}
+
+static void test_flush(struct tern_gc *gc)
+{
+	static const char *const addrs[] = { FLUSHED4, FLUSHED6, FLUSHED_REM };
+	int snat = bpf_map__fd(gc->maps.tern_nat_snat_v1);
+	unsigned n_gone = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(flush_flows); i++)
+		n_gone += flush_flows[i].gone;
+
+	case_begin("bpf/gc/flush-empty-set-keeps-all");
+	tmaps_clear();
+	if (flush_fill(gc))
+		case_fail("filling the maps: %s", strerror(errno));
+	expect_flush(gc, 0);
+	if (tct_count() != (int)ARRAY_SIZE(flush_flows))
+		case_fail("%d entries left of %zu", tct_count(), ARRAY_SIZE(flush_flows));
+	case_end();
+
+	case_begin("bpf/gc/flush-addresses");
+	flush_set(gc, addrs, ARRAY_SIZE(addrs));
+	expect_flush(gc, n_gone);
+	for (size_t i = 0; i < ARRAY_SIZE(flush_flows); i++) {
+		const struct flush_flow *f = &flush_flows[i];
+		struct tern_ct_key k = tct_key(f->a, f->pa, f->b, f->pb, f->proto);
+		struct tern_nat_snat half;
+		struct tern_ct_value v;
+
+		if ((tct_get(&k, &v) != 0) != f->gone)
+			case_fail("%s: entry %s", f->what, f->gone ? "kept" : "deleted");
+		if ((f->flags & TERN_CT_F_SNAT) &&
+		    (bpf_map_lookup_elem(snat, &k, &half) != 0) != f->gone)
+			case_fail("%s: source-NAT half %s", f->what, f->gone ? "kept" : "deleted");
+	}
+	case_end();
+
+	/* the count starts from zero each walk; what is left stays */
+	case_begin("bpf/gc/flush-second-walk");
+	expect_flush(gc, 0);
+	if (tct_count() != (int)(ARRAY_SIZE(flush_flows) - n_gone))
+		case_fail("%d entries left, want %zu", tct_count(), ARRAY_SIZE(flush_flows) - n_gone);
+	case_end();
+	tmaps_clear();
 }
 
 void test_gc(void)
@@ -169,6 +295,7 @@ void test_gc(void)
 	expect_walk(gc, (unsigned)(n - n / NAGES), 0);
 	case_end();
 	tmaps_clear();
+	test_flush(gc);
 out:
 	tern_gc__destroy(gc);
 }
