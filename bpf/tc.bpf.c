@@ -203,7 +203,7 @@ int tern_host_in(struct __sk_buff *skb)
 		    (c->flags & TERN_CT_F_SNAT) && c->reply) {
 			if (svc__established(skb, p, c) < 0)
 				return drop(row, TERN_CNT_DROP_MALFORMED);
-			return forward_reply(skb, p, row,
+			return forward_reply(skb, p, c, row,
 					     local_ifindex(bpf_map_lookup_elem(&tern_ep_v1, &p->t.dst)));
 		}
 		count(row, TERN_CNT_TO_STACK);

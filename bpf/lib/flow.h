@@ -12,6 +12,7 @@
 #include "nat.h"
 #include "policy.h"
 #include "svc.h"
+#include "pmtu.h"
 
 /* On to a local pod (directly when the FIB knows the way), or the stack. */
 static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
@@ -28,15 +29,24 @@ static __always_inline int forward(struct __sk_buff *skb, const struct pkt *p,
 
 /* A service reply (its source now a frontend, maybe a node address) to a
  * client: straight into a local pod, else out past the stack, which would
- * take that source for a martian. */
-static __always_inline int forward_reply(struct __sk_buff *skb, const struct pkt *p,
+ * take that source for a martian; too big for the way out, its sender is
+ * told so (c: the flow's context, free to reuse by then). */
+static __always_inline int forward_reply(struct __sk_buff *skb, struct pkt *p, struct ct_ctx *c,
 					 struct tern_counters *row, __u32 dst_if)
 {
+	__u32 mtu = 0;
 	int rc;
 
 	if (dst_if)
 		return forward(skb, p, row, dst_if);
-	rc = fwd__out(skb, p);
+	rc = fwd__out(skb, p, &mtu);
+	if (rc == FWD_TOO_BIG) {
+		rc = pmtu__reply(skb, p, c, mtu);
+		if (rc < 0)
+			return drop(row, TERN_CNT_DROP_TOO_BIG);
+		count(row, TERN_CNT_TOO_BIG);
+		return rc;
+	}
 	if (rc < 0)
 		return drop(row, TERN_CNT_DROP_NO_ROUTE);
 	count(row, TERN_CNT_FWD_OUT);
@@ -87,7 +97,7 @@ static __always_inline int flow__known(struct __sk_buff *skb, struct pkt *p, str
 	if (t < 0)
 		return drop(row, TERN_CNT_DROP_MALFORMED);
 	if (t == SVC_SRC_NAT)
-		return forward_reply(skb, p, row, dst_if);
+		return forward_reply(skb, p, c, row, dst_if);
 	return forward(skb, p, row, dst_if);
 }
 
@@ -176,7 +186,7 @@ static __always_inline int flow__finish(struct __sk_buff *skb, struct tern_scrat
 		return drop(row, TERN_CNT_DROP_MALFORMED);
 	/* a node address as source: past the stack */
 	if (sn)
-		return forward_reply(skb, &f->p, row, 0);
+		return forward_reply(skb, &f->p, &f->c, row, 0);
 	return forward(skb, &f->p, row, f->dst_if);
 }
 

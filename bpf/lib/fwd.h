@@ -98,23 +98,39 @@ static __always_inline int fwd__to_local_ep(struct __sk_buff *skb, const struct 
 	return bpf_redirect_peer(ifindex, 0);
 }
 
+#define FWD_NO_ROUTE -1
+#define FWD_TOO_BIG -2
+
 /* Send p out towards a destination beyond this node, past the stack: the
  * reply of a service flow whose source is now a frontend address (a node
  * address for NodePorts) that the stack would drop as martian. Returns the
- * verdict, or -1 when the FIB has no way (the caller drops). */
-static __always_inline int fwd__out(struct __sk_buff *skb, const struct pkt *p)
+ * verdict; FWD_NO_ROUTE when the FIB has no way (the caller drops);
+ * FWD_TOO_BIG, *mtu set, when p does not fit the way out: the stack cannot
+ * take it either, so the caller tells the sender (lib/pmtu.h). */
+static __always_inline int fwd__out(struct __sk_buff *skb, const struct pkt *p, __u32 *mtu)
 {
 	struct bpf_fib_lookup fib;
 	int rc = fwd__fib(skb, p, &fib);
 
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		/* the helper checks the MTU on a full success only */
+		__u32 len = 0;
+
+		if (bpf_check_mtu(skb, fib.ifindex, &len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED) {
+			*mtu = len;
+			return FWD_TOO_BIG;
+		}
 		if (fwd__dec_ttl(skb, p->family))
-			return -1;
+			return FWD_NO_ROUTE;
 		return bpf_redirect_neigh(fib.ifindex, NULL, 0, 0);
+	}
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		*mtu = fib.mtu_result;
+		return FWD_TOO_BIG;
 	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fwd__dec_ttl(skb, p->family) ||
 	    fwd__set_macs(skb, &fib))
-		return -1;
+		return FWD_NO_ROUTE;
 	return bpf_redirect(fib.ifindex, 0);
 }
 

@@ -134,12 +134,36 @@ static __always_inline int nat__rewrite(struct __sk_buff *skb, struct pkt *p, in
 	return 0;
 }
 
+/* The quote's own L4 checksum, where the quote holds it (UDP's always,
+ * TCP's only in a long quote): it covers the quoted address (d_addr: its
+ * change as a checksum diff) and port. ICMP's sum follows the field. A
+ * quote cut short of its data still gets the sum a translated datagram
+ * would have carried, so the sender sees its own bytes. */
+static __always_inline int nat__quote_l4(struct __sk_buff *skb, const struct pkt *p,
+					 __u32 in_l4, __s64 d_addr, __be16 oport, __be16 port)
+{
+	__u32 off = nat__csum_off(p->inner.proto);
+	__u32 at = in_l4 + off;
+	__u64 mm0 = p->inner.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__be16 o, n;
+
+	if (!off || at + 2 > p->l4_off + p->l4_len)
+		return 0;
+	if (bpf_skb_load_bytes(skb, at, &o, 2) ||
+	    bpf_l4_csum_replace(skb, at, 0, d_addr, mm0) ||
+	    (oport != port && bpf_l4_csum_replace(skb, at, oport, port, mm0 | 2)) ||
+	    bpf_skb_load_bytes(skb, at, &n, 2))
+		return -1;
+	if (o != n && bpf_l4_csum_replace(skb, p->l4_off + 2, o, n, 2))
+		return -1;
+	return 0;
+}
+
 /* An ICMP error about a NATed flow: rewrite the outer address on one side
  * (outer_src: its source) and the quoted packet's address and port on the
  * other (the quote travels the opposite way), with every checksum the
  * change touches: outer IPv4 header, ICMP (ICMPv6 also over the pseudo
- * header), quoted IPv4 header. The quoted L4 checksum is left as is: a
- * quote is often cut short of the data it covers. */
+ * header), quoted IPv4 header, quoted L4 header. */
 static __always_inline int nat__icmp_error(struct __sk_buff *skb, struct pkt *p, int outer_src,
 					   const struct tern_addr *addr, __be16 port)
 {
@@ -172,6 +196,10 @@ static __always_inline int nat__icmp_error(struct __sk_buff *skb, struct pkt *p,
 		    (bpf_l4_csum_replace(skb, icmp_csum, *iport, port, 2) ||
 		     bpf_skb_store_bytes(skb, in_l4 + (outer_src ? 2 : 0), &port, 2, 0)))
 			return -1;
+		if (nat__quote_l4(skb, p, in_l4,
+				  bpf_csum_diff(&inner->w[3], 4, (__u32 *)&addr->w[3], 4, 0),
+				  *iport, port))
+			return -1;
 		/* the outer header: ICMPv4 has no pseudo header */
 		if (outer_too &&
 		    (bpf_l3_csum_replace(skb, ETH_HLEN + 10, outer->w[3], addr->w[3], 4) ||
@@ -194,6 +222,8 @@ static __always_inline int nat__icmp_error(struct __sk_buff *skb, struct pkt *p,
 		if (*iport != port &&
 		    (bpf_l4_csum_replace(skb, icmp_csum, *iport, port, 2) ||
 		     bpf_skb_store_bytes(skb, in_l4 + (outer_src ? 2 : 0), &port, 2, 0)))
+			return -1;
+		if (nat__quote_l4(skb, p, in_l4, d_in, *iport, port))
 			return -1;
 		if (outer_too &&
 		    (bpf_l4_csum_replace(skb, icmp_csum, 0, d_out, BPF_F_PSEUDO_HDR | csum_ipv6_flag) ||

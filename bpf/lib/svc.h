@@ -181,7 +181,8 @@ static __always_inline int svc__src_node_addr(const struct pkt *p)
 }
 
 /* An ICMP error (CT_RELATED) about a service flow. 0, SVC_SRC_NAT when it
- * now speaks for the frontend, or -1 to drop. Global, as above. */
+ * now speaks for the frontend or comes from this node's address, or -1 to
+ * drop. Global, as above. */
 __noinline int svc__related_nat(struct __sk_buff *skb, struct pkt *p, struct ct_ctx *c)
 {
 	if (!skb || !p || !c)
@@ -189,13 +190,22 @@ __noinline int svc__related_nat(struct __sk_buff *skb, struct pkt *p, struct ct_
 	/* hairpin: the client is the backend, and sees it as the frontend,
 	 * as the backend sees the client: both ends are translated */
 	__u32 hp = c->flags & TERN_CT_F_HAIRPIN;
+	/* source NAT: the quote names the node's address and port where the
+	 * client's own stood (tern_nat_snat_v1 under the quoted flow's key) */
+	struct tern_nat_snat *sn = NULL;
 	struct tern_addr peer;
 
+	if (c->flags & TERN_CT_F_SNAT) {
+		sn = bpf_map_lookup_elem(&tern_nat_snat_v1, &c->key);
+		if (!sn)
+			return -1;
+	}
 	/* quoting the client's packet to the backend, on its way to the client */
 	if ((c->flags & TERN_CT_F_NAT_REV) && !c->reply) {
 		peer = p->inner.dst; /* the backend */
 		if (nat__icmp_error(skb, p, 1, &c->nat_addr, c->nat_port) ||
-		    (hp && nat__icmp_error(skb, p, 0, &peer, p->inner.sport)))
+		    (hp && nat__icmp_error(skb, p, 0, &peer, p->inner.sport)) ||
+		    (sn && nat__icmp_error(skb, p, 0, &sn->addr, sn->port)))
 			return -1;
 		return SVC_SRC_NAT;
 	}
@@ -203,8 +213,11 @@ __noinline int svc__related_nat(struct __sk_buff *skb, struct pkt *p, struct ct_
 	if ((c->flags & TERN_CT_F_NAT_FWD) && c->reply) {
 		peer = p->t.dst; /* the frontend */
 		if (nat__icmp_error(skb, p, 0, &c->nat_addr, c->nat_port) ||
-		    (hp && nat__icmp_error(skb, p, 1, &peer, p->inner.dport)))
+		    (hp && nat__icmp_error(skb, p, 1, &peer, p->inner.dport)) ||
+		    (sn && nat__icmp_error(skb, p, 1, &sn->addr, sn->port)))
 			return -1;
+		/* to the backend elsewhere, maybe as the node: past the stack */
+		return sn ? SVC_SRC_NAT : 0;
 	}
 	return 0;
 }

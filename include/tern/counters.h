@@ -32,7 +32,9 @@
 	X(NAT_REJECT, "nat_reject", "refused: service without endpoints")       \
 	X(DROP_NO_BACKEND, "drop_no_backend", "no local endpoint for a Local traffic policy") \
 	X(FWD_OUT, "fwd_out", "service replies sent out past the stack")       \
-	X(DROP_NO_ROUTE, "drop_no_route", "translated, but the FIB has no way out")
+	X(DROP_NO_ROUTE, "drop_no_route", "translated, but the FIB has no way out") \
+	X(TOO_BIG, "too_big", "translated, too big for the way out: ICMP too-big sent back") \
+	X(DROP_TOO_BIG, "drop_too_big", "translated, too big for the way out, no ICMP to send")
 
 enum tern_counter_id {
 #define TERN_X_ENUM(id, name, help) TERN_CNT_##id,
@@ -41,6 +43,10 @@ enum tern_counter_id {
 	TERN_CNT_COUNT,
 };
 TERN_ASSERT(TERN_CNT_COUNT <= TERN_CNT_MAX, "counter ids fit a slot row");
+/* ids are ABI: the last ones added stay where docs/maps.md says */
+TERN_ASSERT(TERN_CNT_DROP_NO_ROUTE == 20, "counter id drop_no_route");
+TERN_ASSERT(TERN_CNT_TOO_BIG == 21, "counter id too_big");
+TERN_ASSERT(TERN_CNT_DROP_TOO_BIG == 22, "counter id drop_too_big");
 
 struct tern_counters {
 	__u64 c[TERN_CNT_MAX]; /* indexed by enum tern_counter_id */

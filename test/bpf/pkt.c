@@ -402,6 +402,8 @@ void pkt_build(struct pkt *p, const struct pkt_spec *s)
 			pkt_ip4_opts(p, s->ip_opts);
 		if (s->ttl)
 			p->b[p->l3 + 8] = s->ttl;
+		if (s->df)
+			p->b[p->l3 + 6] |= 0x40;
 	} else if (s->family == 6) {
 		pkt_eth(p, 0x86dd);
 		pkt_ip6(p, s->src, s->dst);

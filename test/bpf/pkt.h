@@ -75,6 +75,7 @@ struct pkt_spec {
 	uint16_t id;                    /* ICMP echo identifier */
 	uint8_t ttl;                    /* TTL / hop limit; 0: 64 */
 	uint8_t ip_opts;                /* IPv4 option bytes, a multiple of 4 */
+	uint8_t df;                     /* IPv4: don't fragment */
 	uint8_t n_ext;                  /* IPv6 extension headers, in order */
 	uint8_t ext[PKT_EXT_MAX];       /* IPPROTO_HOPOPTS, ...; FRAGMENT: an atomic one */
 	uint16_t ext_len[PKT_EXT_MAX];  /* bytes; 0: the kind's default */

@@ -186,6 +186,30 @@ void tnat_answer(struct pkt *out, const struct pkt *in)
 	memcpy(out->b + 6, in->b, 6);
 }
 
+void tnat_too_big(struct pkt *out, const struct pkt *in, const char *from, uint32_t mtu)
+{
+	const uint8_t *ip = in->b + in->l3;
+	int v4 = in->family == 4;
+	uint8_t *oip;
+
+	pkt_eth(out, v4 ? 0x0800 : 0x86dd);
+	if (v4)
+		pkt_ip4(out, from, "0.0.0.0");
+	else
+		pkt_ip6(out, from, "::");
+	oip = out->b + out->l3;
+	memcpy(oip + (v4 ? 16 : 24), ip + (v4 ? 12 : 8), v4 ? 4 : 16);
+	pkt_icmp(out, v4 ? 3 : 2, v4 ? 4 : 0, mtu);
+	pkt_append(out, ip, v4 ? 28 : 48);
+	if (v4) {
+		put16(oip + 4, 0);      /* id */
+		put16(oip + 6, 0x4000); /* DF */
+	}
+	pkt_finish(out);
+	memcpy(out->b, in->b + 6, 6);
+	memcpy(out->b + 6, in->b, 6);
+}
+
 int tnat_ct_get(const struct ct_exp *e, int v6, struct tern_ct_key *k, struct tern_ct_value *v)
 {
 	struct pkt_spec s = {

@@ -50,6 +50,13 @@ void tnat_fib_macs(struct pkt *p, enum iface_id to);
  * a fresh IP header (TTL 64; IPv4: id 0, DF). Built from in's bytes. */
 void tnat_answer(struct pkt *out, const struct pkt *in);
 
+/* The ICMP error the sender of the finished frame in gets when it is too
+ * big for a way out of mtu bytes (IPv4: fragmentation needed, IPv6:
+ * packet too big): from the node's address `from`, quoting in's IP header
+ * and 8 bytes as in had them, MACs swapped, a fresh IP header (TTL 64;
+ * IPv4: id 0, DF). Built from in's bytes. */
+void tnat_too_big(struct pkt *out, const struct pkt *in, const char *from, uint32_t mtu);
+
 /* A NATed flow's conntrack entry: the tuple of the packet that opened it
  * (INIT_B follows from it), state, flags other than INIT_B, NAT address. */
 struct ct_exp {
