@@ -140,6 +140,18 @@ static void put32(uint8_t *b, uint32_t v)
 	put16(b + 2, v & 0xffff);
 }
 
+/* What the kernel's answers carry: IPv4 id 0 and DF; back the way in. */
+static void answer_finish(struct pkt *out, const struct pkt *in, uint8_t *oip, int v4)
+{
+	if (v4) {
+		put16(oip + 4, 0);      /* id */
+		put16(oip + 6, 0x4000); /* DF */
+	}
+	pkt_finish(out);
+	memcpy(out->b, in->b + 6, 6);
+	memcpy(out->b + 6, in->b, 6);
+}
+
 static uint32_t get32(const uint8_t *b)
 {
 	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
@@ -177,13 +189,7 @@ void tnat_answer(struct pkt *out, const struct pkt *in)
 		pkt_icmp(out, v4 ? 3 : 1, v4 ? 3 : 4, 0);
 		pkt_append(out, ip, v4 ? 28 : 48);
 	}
-	if (v4) {
-		put16(oip + 4, 0);      /* id */
-		put16(oip + 6, 0x4000); /* DF */
-	}
-	pkt_finish(out);
-	memcpy(out->b, in->b + 6, 6);
-	memcpy(out->b + 6, in->b, 6);
+	answer_finish(out, in, oip, v4);
 }
 
 void tnat_too_big(struct pkt *out, const struct pkt *in, const char *from, uint32_t mtu)
@@ -201,13 +207,7 @@ void tnat_too_big(struct pkt *out, const struct pkt *in, const char *from, uint3
 	memcpy(oip + (v4 ? 16 : 24), ip + (v4 ? 12 : 8), v4 ? 4 : 16);
 	pkt_icmp(out, v4 ? 3 : 2, v4 ? 4 : 0, mtu);
 	pkt_append(out, ip, v4 ? 28 : 48);
-	if (v4) {
-		put16(oip + 4, 0);      /* id */
-		put16(oip + 6, 0x4000); /* DF */
-	}
-	pkt_finish(out);
-	memcpy(out->b, in->b + 6, 6);
-	memcpy(out->b + 6, in->b, 6);
+	answer_finish(out, in, oip, v4);
 }
 
 int tnat_ct_get(const struct ct_exp *e, int v6, struct tern_ct_key *k, struct tern_ct_value *v)
