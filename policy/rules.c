@@ -373,7 +373,7 @@ static int node_rule(struct build *b, struct pol_dir *d, size_t *cap)
 	r->peer_ids = calloc(1, sizeof(*r->peer_ids));
 	if (asprintf(&def, "node %s", b->node) < 0)
 		def = NULL;
-	if (asprintf(&r->desc, "node %s: from the node itself (kubelet probes); any port",
+	if (asprintf(&r->desc, "node %s: the node's addresses (forwarded); any port",
 		     b->node) < 0)
 		r->desc = NULL;
 	if (!r->peers || !r->peer_ids || !r->desc) {

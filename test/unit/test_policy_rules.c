@@ -128,7 +128,7 @@ static void isolation_and_order(void)
 	const struct pol_dir *in = &pm.eps[0].dir[TERN_POL_INGRESS];
 	const struct pol_dir *eg = &pm.eps[0].dir[TERN_POL_EGRESS];
 	static const char *const want_in[] = {
-		"node n1: from the node itself (kubelet probes); any port",
+		"node n1: the node's addresses (forwarded); any port",
 		"shop/a-first ingress[0]: from pods(app=db) in ns shop; ports TCP/5432",
 		"shop/a-first ingress[1]: from anywhere; ports TCP/nope(not on this pod)",
 		"shop/b-second ingress[0]: from pods(app=db) in ns shop; any port",
