@@ -42,12 +42,17 @@ struct dataplane {
 int dataplane__open(struct dataplane *dp, const struct tern_config *cfg);
 /* Expire idle conntrack entries (in the kernel); 0 or -errno. */
 int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted);
-/* Delete every conntrack entry naming one of addrs (either end, or a
- * service flow's NAT address), with its source-NAT half: one sweep in the
- * kernel per TERN_CT_FLUSH_MAX addresses. *deleted: entries removed.
- * 0 or -errno (logged). */
-int dataplane__ct_flush(struct dataplane *dp, const struct tern_addr *addrs, size_t n,
-			__u64 *deleted);
+/* A time (CLOCK_MONOTONIC ns) every conntrack entry made before now is
+ * stamped before: the tc programs stamp with the coarse clock, which lags
+ * by up to a tick; two ticks of margin. */
+__u64 dataplane__flush_cutoff(void);
+/* Delete every conntrack entry created before before_ns (CLOCK_MONOTONIC)
+ * naming one of addrs (either end, or a service flow's NAT address), with
+ * its source-NAT half: one sweep in the kernel per TERN_CT_FLUSH_MAX
+ * addresses. addrs is sorted and de-duplicated in place. *deleted: entries
+ * removed. 0 or -errno (logged). */
+int dataplane__ct_flush(struct dataplane *dp, struct tern_addr *addrs, size_t n,
+			__u64 before_ns, __u64 *deleted);
 /* Stop refusing the UDP backends gone at any of addrs (sorted): a new pod
  * holds the address. Returns how many entries went. */
 size_t dataplane__gone_forget(struct dataplane *dp, const struct tern_addr *addrs, size_t n);

@@ -123,6 +123,8 @@ static void reconcile(struct agent *a)
 	int err = reconciler_run(a->rec, a->model, &st);
 	int serr = reconcile_services(a);
 
+	reconciler_gone_forget(a->rec);
+
 	a->dirty = 0;
 	a->reconciled = 1;
 	if (st.attached || st.detached || st.map_writes || st.errors || err)

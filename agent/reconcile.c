@@ -35,9 +35,15 @@ struct reconciler {
 	size_t n_hooked, cap_hooked;
 	bool swept; /* stale pins under links/ looked at once */
 	struct policy *pol; /* network policy: programs, ipsets, counters */
-	/* addresses whose conntrack flush failed: flushed again next run */
-	struct tern_addr *flush;
+	/* addresses that changed hands, to flush (a failed run's stay) */
+	struct flush_item {
+		struct tern_addr addr;
+		__u64 before_ns; /* entries created before this go */
+	} *flush;
 	size_t n_flush, cap_flush;
+	/* addresses a local pod arrived at this run */
+	struct tern_addr *arrived;
+	size_t n_arrived, cap_arrived;
 };
 
 /* The flags that say what an interface is (the rest say how it is
@@ -89,6 +95,7 @@ void reconciler_free(struct reconciler *r)
 	free(r->links);
 	free(r->hooked);
 	free(r->flush);
+	free(r->arrived);
 	policy_free(r->pol);
 	free(r);
 }
@@ -482,29 +489,30 @@ static void iso__resolve(struct want_if *want, size_t n_want, struct want_ep *we
 
 /* --- conntrack of addresses that change hands ------------------------------ */
 
-/* Note a to flush this run (r->flush also holds last run's failures). */
-static int flush_add(struct reconciler *r, const struct tern_addr *a)
+/* Note a to flush, its entries created before before_ns. */
+static int flush_add(struct reconciler *r, const struct tern_addr *a, __u64 before_ns)
 {
-	struct tern_addr *f = vec_push(&r->flush, &r->n_flush, &r->cap_flush, sizeof(*f));
+	struct flush_item *f = vec_push(&r->flush, &r->n_flush, &r->cap_flush, sizeof(*f));
 
 	if (!f)
 		return -ENOMEM;
-	*f = *a;
+	f->addr = *a;
+	f->before_ns = before_ns;
 	return 0;
 }
 
 /* Addresses whose interface changes (none: 0) between what the endpoint map
- * holds (ceps) and what we want (weps), both sorted: a local pod's that
- * went, one another pod's interface takes over, one arriving at a new
- * interface. Their old flows must not pass as a new holder's, never judged
- * by its policy, nor keep steering service flows to it; arrivals are
- * flushed too, as a packet of the old holder's flow may have re-created an
- * entry after it went. */
+ * held (ceps) and what we want (weps), both sorted, one entry per address:
+ * a local pod's that went, one another pod's interface takes over, one
+ * arriving at a new interface. Their flows from before must not pass as a
+ * new holder's, never judged by its policy, nor keep steering service
+ * flows to it: arrivals are flushed too, as a peer's packet judged by the
+ * old holder's state may have made an entry after it went. Arrivals also
+ * go to r->arrived (see reconciler_gone_forget). */
 static int flush_changed(struct reconciler *r, const struct want_ep *weps, size_t n_weps,
-			 const struct want_ep *ceps, size_t n_ceps)
+			 const struct want_ep *ceps, size_t n_ceps, __u64 before_ns)
 {
-	struct tern_addr *arrived = NULL;
-	size_t i = 0, j = 0, n_arrived = 0, cap_arrived = 0;
+	size_t i = 0, j = 0;
 	int err = 0;
 
 	while (!err && (i < n_weps || j < n_ceps)) {
@@ -513,10 +521,10 @@ static int flush_changed(struct reconciler *r, const struct want_ep *weps, size_
 		__u32 was = c >= 0 ? ceps[j].ep.ifindex : 0;
 
 		if (now != was)
-			err = flush_add(r, c <= 0 ? &weps[i].addr : &ceps[j].addr);
+			err = flush_add(r, c <= 0 ? &weps[i].addr : &ceps[j].addr, before_ns);
 		if (!err && now && now != was) {
-			struct tern_addr *a = vec_push(&arrived, &n_arrived, &cap_arrived,
-						       sizeof(*a));
+			struct tern_addr *a = vec_push(&r->arrived, &r->n_arrived,
+						       &r->cap_arrived, sizeof(*a));
 
 			if (a)
 				*a = weps[i].addr;
@@ -526,40 +534,77 @@ static int flush_changed(struct reconciler *r, const struct want_ep *weps, size_
 		i += c <= 0;
 		j += c >= 0;
 	}
-	/* a UDP backend that went is refused for a while (dataplane__udp_gone);
-	 * a pod that holds its address now is not that backend */
-	if (!err && n_arrived)
-		dataplane__gone_forget(r->dp, arrived, n_arrived);
-	free(arrived);
 	return err;
 }
 
-/* One sweep for every address of this run. Before the new state is
- * written, so the flush cannot take a new pod's own flows (its interface
- * drops everything until then). A failure is retried next run and holds
+/* One sweep per cutoff: this run's addresses, and those a failed run left
+ * with their own cutoff, so a retry never takes a new holder's flows. Run
+ * after step 3 wrote the new state: what a new flow makes from then on is
+ * judged by it and is kept. A failure is retried next run and holds
  * nothing else up. */
 static int flush_step(struct reconciler *r, struct reconcile_stats *st)
 {
-	__u64 deleted = 0;
-	char a[64];
-	int err;
+	size_t kept = 0;
+	int err = 0;
 
-	if (!r->n_flush)
-		return 0;
-	err = dataplane__ct_flush(r->dp, r->flush, r->n_flush, &deleted);
-	if (err) {
-		log_error("conntrack: flows of %zu addresses that changed hands (%s, ...) not "
-			  "flushed: %s; retrying next run", r->n_flush,
-			  tern_addr_str(&r->flush[0], a, sizeof(a)), strerror(-err));
-		st->errors++;
-		return err;
+	for (size_t at = 0; at < r->n_flush;) {
+		__u64 before = r->flush[at].before_ns, deleted = 0;
+		struct tern_addr *addrs;
+		size_t n = 0;
+		char a[64];
+		int e;
+
+		while (at + n < r->n_flush && r->flush[at + n].before_ns == before)
+			n++;
+		addrs = malloc(n * sizeof(*addrs));
+		if (!addrs)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			addrs[i] = r->flush[at + i].addr;
+		e = dataplane__ct_flush(r->dp, addrs, n, before, &deleted);
+		tern_addr_str(&addrs[0], a, sizeof(a));
+		if (e) {
+			log_error("conntrack: flows of %zu addresses that changed hands (%s%s) not "
+				  "flushed: %s; retrying next run", n, a, n > 1 ? ", ..." : "",
+				  strerror(-e));
+			st->errors++;
+			memmove(&r->flush[kept], &r->flush[at], n * sizeof(*r->flush));
+			kept += n;
+			err = e;
+		} else {
+			log_info("conntrack: %llu flows of %zu addresses that changed hands (%s%s) "
+				 "flushed", (unsigned long long)deleted, n, a, n > 1 ? ", ..." : "");
+			st->ct_flushed += deleted;
+		}
+		free(addrs);
+		at += n;
 	}
-	log_info("conntrack: %llu flows of %zu addresses that changed hands (%s%s) flushed",
-		 (unsigned long long)deleted, r->n_flush, tern_addr_str(&r->flush[0], a, sizeof(a)),
-		 r->n_flush > 1 ? ", ..." : "");
-	st->ct_flushed += deleted;
-	r->n_flush = 0;
-	return 0;
+	r->n_flush = kept;
+	return err;
+}
+
+void reconciler_gone_forget(struct reconciler *r)
+{
+	if (r->n_arrived)
+		dataplane__gone_forget(r->dp, r->arrived, r->n_arrived);
+	r->n_arrived = 0;
+}
+
+/* One entry per address, sorted: a pod on its way out may still list an
+ * address a new pod holds; the one with an interface wins. */
+static size_t eps_dedupe(struct want_ep *e, size_t n)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (out && !ep_cmp(&e[out - 1], &e[i])) {
+			if (!e[out - 1].ep.ifindex)
+				e[out - 1] = e[i];
+			continue;
+		}
+		e[out++] = e[i];
+	}
+	return out;
 }
 
 /* --- the run -------------------------------------------------------------- */
@@ -661,6 +706,7 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 				e->ep.ifindex = want[i].ifindex;
 		}
 	}
+	n_weps = eps_dedupe(weps, n_weps);
 
 	/* 2. slots and endpoint ids: keep what the maps already say. No id
 	 * the maps hold goes to a new pod in the same run, not even one whose
@@ -729,10 +775,6 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 				e->ep.ep_id = id;
 		}
 	}
-	/* flows of addresses that change hands go before step 3 hands them on */
-	if (flush_changed(r, weps, n_weps, ceps, n_ceps) || flush_step(r, st))
-		err = -EAGAIN;
-
 	/* network policy: programs in place before step 3 points flags at them */
 	if (policy_step(r, m, pods, n_pods, want, n_want, weps, n_weps, cur, n_cur, ceps, n_ceps,
 			st))
@@ -740,6 +782,10 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 	iso__resolve(want, n_want, weps, n_weps, cur, n_cur, ceps, n_ceps);
 
 	/* 3. write state before attaching: a hook never runs without it */
+	__u64 cutoff = dataplane__flush_cutoff();
+
+	if (flush_changed(r, weps, n_weps, ceps, n_ceps, cutoff))
+		err = -EAGAIN;
 	for (size_t i = 0; i < n_weps; i++) {
 		const struct want_ep *c = ep_find(ceps, n_ceps, &weps[i].addr);
 
@@ -769,6 +815,10 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 		}
 		st->map_writes++;
 	}
+
+	/* flows of addresses that changed hands, from before the state above */
+	if (flush_step(r, st))
+		err = -EAGAIN;
 
 	/* 4. hooks: detach what is no longer wanted, attach what is new */
 	if (!r->swept) {

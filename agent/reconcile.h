@@ -33,5 +33,10 @@ int reconciler_links_redump(struct reconciler *r, struct nl_mon *nl);
 /* Make the dataplane match m. 0, or -errno if some step failed (the rest
  * is still applied; the next run retries). */
 int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile_stats *st);
+/* Lift the UDP gone-backend refusals (dataplane__udp_gone) on addresses a
+ * local pod arrived at in the runs since the last call: that pod is not the
+ * backend that went. Call after the services' sync of the same turn, which
+ * may have just marked them. */
+void reconciler_gone_forget(struct reconciler *r);
 
 #endif

@@ -106,6 +106,10 @@ static __always_inline int flushed(const struct tern_addr *addr)
 }
 
 __u64 flush_deleted;
+/* Only entries created before this (CLOCK_MONOTONIC ns) go: the agent
+ * flushes after the new holder's state is written, and its flows are its
+ * own. */
+__u64 flush_before_ns;
 
 /* Flows of addresses that changed hands (a local pod's that went, or that
  * another pod took): either end, or the address a service flow was
@@ -123,6 +127,8 @@ int tern_ct_flush(struct bpf_iter__bpf_map_elem *ctx)
 		flush_deleted = 0;
 		return 0;
 	}
+	if (v->created_ns >= flush_before_ns)
+		return 0;
 	if (flushed(&k->addr_a) || flushed(&k->addr_b) ||
 	    ((v->flags & (TERN_CT_F_NAT_FWD | TERN_CT_F_NAT_REV)) && flushed(&v->nat_addr)))
 		flush_deleted += ct_drop(k, v);

@@ -208,13 +208,23 @@ static void test_flush(struct tern_gc *gc)
 	tmaps_clear();
 	if (flush_fill(gc))
 		case_fail("filling the maps: %s", strerror(errno));
+	gc->bss->flush_before_ns = tnow_ns() + 1000000000ULL;
+	expect_flush(gc, 0);
+	if (tct_count() != (int)ARRAY_SIZE(flush_flows))
+		case_fail("%d entries left of %zu", tct_count(), ARRAY_SIZE(flush_flows));
+	case_end();
+
+	/* the new holder's flows, made after its state was written, stay */
+	case_begin("bpf/gc/flush-keeps-newer-flows");
+	flush_set(gc, addrs, ARRAY_SIZE(addrs));
+	gc->bss->flush_before_ns = tnow_ns() - 1000000000ULL;
 	expect_flush(gc, 0);
 	if (tct_count() != (int)ARRAY_SIZE(flush_flows))
 		case_fail("%d entries left of %zu", tct_count(), ARRAY_SIZE(flush_flows));
 	case_end();
 
 	case_begin("bpf/gc/flush-addresses");
-	flush_set(gc, addrs, ARRAY_SIZE(addrs));
+	gc->bss->flush_before_ns = tnow_ns() + 1000000000ULL;
 	expect_flush(gc, n_gone);
 	for (size_t i = 0; i < ARRAY_SIZE(flush_flows); i++) {
 		const struct flush_flow *f = &flush_flows[i];
