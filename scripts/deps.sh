@@ -7,7 +7,7 @@ build_pkgs="make gcc pkg-config clang-14 llvm-14 libbpf-dev bpftool libelf-dev
 zlib1g-dev libmnl-dev libyaml-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
 libmicrohttpd-dev linux-libc-dev"
 test_pkgs="iproute2 iperf3 socat procps psmisc kmod util-linux iptables nftables ipset
-iputils-ping curl ncat python3 openssl
+iputils-ping curl ncat python3 openssl ethtool
 jq golang-go golang-github-appc-cni-dev containernetworking-plugins python3-kubernetes
 busybox-static binutils dnsmasq-base bind9-dnsutils"
 

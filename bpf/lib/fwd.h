@@ -46,8 +46,9 @@ static __always_inline int fwd__dec_ttl(struct __sk_buff *skb, __u8 family)
 
 /* Look the way to p's destination up in the FIB, as the stack's forwarding
  * would from the interface p came in on. tot_len stays 0: the helper then
- * checks the skb itself, which knows GSO; a length would fail every GSO
- * packet's MTU check. Returns the BPF_FIB_LKUP_RET_* result. */
+ * checks the skb itself and passes any GSO packet (fwd__out checks its
+ * segments); a length would fail every GSO packet's MTU check. Returns the
+ * BPF_FIB_LKUP_RET_* result. */
 static __always_inline int fwd__fib(struct __sk_buff *skb, const struct pkt *p,
 				    struct bpf_fib_lookup *fib)
 {
@@ -111,12 +112,19 @@ static __always_inline int fwd__out(struct __sk_buff *skb, const struct pkt *p, 
 {
 	struct bpf_fib_lookup fib;
 	int rc = fwd__fib(skb, p, &fib);
+	/* A GSO packet passes every plain MTU check (it may be segmented
+	 * later), yet its segments are cut to gso_size: bigger than the
+	 * way out, each is dropped there, and the sender (a pod's TCP over
+	 * its veth, or a client's GRO'd burst) never hears why. Check the
+	 * segments, as the stack's forwarding does; only for GSO packets,
+	 * the others' check (the FIB's, or the one below) is enough. */
+	__u64 segs = skb->gso_size ? BPF_MTU_CHK_SEGS : 0;
+	__u32 len = 0;
 
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		/* the helper checks the MTU on a full success only */
-		__u32 len = 0;
-
-		if (bpf_check_mtu(skb, fib.ifindex, &len, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED) {
+		rc = bpf_check_mtu(skb, fib.ifindex, &len, 0, segs);
+		if (rc == BPF_MTU_CHK_RET_FRAG_NEEDED || rc == BPF_MTU_CHK_RET_SEGS_TOOBIG) {
 			*mtu = len;
 			return FWD_TOO_BIG;
 		}
@@ -128,8 +136,13 @@ static __always_inline int fwd__out(struct __sk_buff *skb, const struct pkt *p, 
 		*mtu = fib.mtu_result;
 		return FWD_TOO_BIG;
 	}
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS || fwd__dec_ttl(skb, p->family) ||
-	    fwd__set_macs(skb, &fib))
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return FWD_NO_ROUTE;
+	if (segs && bpf_check_mtu(skb, fib.ifindex, &len, 0, segs) == BPF_MTU_CHK_RET_SEGS_TOOBIG) {
+		*mtu = len;
+		return FWD_TOO_BIG;
+	}
+	if (fwd__dec_ttl(skb, p->family) || fwd__set_macs(skb, &fib))
 		return FWD_NO_ROUTE;
 	return bpf_redirect(fib.ifindex, 0);
 }

@@ -68,6 +68,18 @@ __noinline int pmtu__answer(struct __sk_buff *skb, struct pkt *p, __u32 mtu)
 		return -1;
 	if (v4 && (bpf_skb_load_bytes(skb, ETH_HLEN + 6, &df, 1) || !(df & 0x40)))
 		return -1;
+	/* a GSO packet is CHECKSUM_PARTIAL, its offset its TCP checksum's, and
+	 * the error built in its place keeps that (no helper resets it): back
+	 * into a pod's veth the peer trusts it, but a NIC would write a
+	 * checksum into the quote. From elsewhere (GRO'd on a data interface)
+	 * it is dropped and counted. */
+	if (skb->gso_size) {
+		__u32 ifindex = skb->ifindex;
+		struct tern_ifstate *in = bpf_map_lookup_elem(&tern_ifstate_v1, &ifindex);
+
+		if (!in || !(in->flags & TERN_IF_F_WORKLOAD))
+			return -1;
+	}
 
 	/* the IP header and 8 bytes of what follows: ports and TCP sequence,
 	 * all a sender needs to find its flow (RFC 792, RFC 1191) */
