@@ -369,12 +369,7 @@ static void flush_set__clear(int fd)
 
 __u64 dataplane__flush_cutoff(void)
 {
-	struct timespec res;
-	__u64 tick = 10000000; /* 10 ms when the clock will not say */
-
-	if (!clock_getres(CLOCK_MONOTONIC_COARSE, &res))
-		tick = (__u64)res.tv_sec * 1000000000ULL + (__u64)res.tv_nsec;
-	return mono_ns() - 2 * tick;
+	return mono_ns();
 }
 
 static int addr_cmp(const void *a, const void *b)

@@ -42,9 +42,8 @@ struct dataplane {
 int dataplane__open(struct dataplane *dp, const struct tern_config *cfg);
 /* Expire idle conntrack entries (in the kernel); 0 or -errno. */
 int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted);
-/* A time (CLOCK_MONOTONIC ns) every conntrack entry made before now is
- * stamped before: the tc programs stamp with the coarse clock, which lags
- * by up to a tick; two ticks of margin. */
+/* Now, in the clock conntrack entries are stamped with at creation
+ * (CLOCK_MONOTONIC ns): a flush cutoff. */
 __u64 dataplane__flush_cutoff(void);
 /* Delete every conntrack entry created before before_ns (CLOCK_MONOTONIC)
  * naming one of addrs (either end, or a service flow's NAT address), with

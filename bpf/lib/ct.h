@@ -245,7 +245,9 @@ static __always_inline int ct__create_nat(struct pkt *p, struct ct_ctx *c, __u64
 					  __be16 nat_port)
 {
 	struct tern_ct_value v = {
-		.created_ns = now,
+		/* the fine clock, once per flow: the agent's flush of an address
+		 * that changed hands keeps exactly what was made after its cutoff */
+		.created_ns = bpf_ktime_get_ns(),
 		.last_seen_ns = now,
 		.flags = (c->sender_is_b ? TERN_CT_F_INIT_B : 0) | nat_flags,
 		.state = TERN_CT_NEW,

@@ -58,7 +58,7 @@ enum tern_ct_state {
 #define TERN_TCP_ACK 0x10
 
 struct tern_ct_value {
-	__u64 created_ns;        /* CLOCK_MONOTONIC ns, tick resolution */
+	__u64 created_ns;        /* CLOCK_MONOTONIC ns, exact */
 	__u64 last_seen_ns;      /* CLOCK_MONOTONIC ns, tick resolution */
 	__u32 flags;             /* TERN_CT_F_* */
 	__u8 state;              /* enum tern_ct_state */
