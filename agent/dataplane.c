@@ -31,8 +31,8 @@
 static const char *const current_maps[] = {
 	TERN_MAP_CT, TERN_MAP_IFSTATE, TERN_MAP_EP, TERN_MAP_COUNTERS, TERN_MAP_FRAG,
 	TERN_MAP_JMP, TERN_MAP_POLCTX, TERN_MAP_IPSET, TERN_MAP_POLCNT,
-	TERN_MAP_NAT_FE, TERN_MAP_NAT_BE, TERN_MAP_NAT_AFF, TERN_MAP_NAT_SOCK, TERN_MAP_NAT_GONE,
-	TERN_MAP_NAT_SNAT, TERN_MAP_NODE,
+	TERN_MAP_NAT_FE, TERN_MAP_NAT_BE, TERN_MAP_NAT_AFF, TERN_MAP_NAT_SOCK, TERN_MAP_NAT_SOCKFWD,
+	TERN_MAP_NAT_GONE, TERN_MAP_NAT_SNAT, TERN_MAP_NODE,
 	NULL,
 };
 
@@ -46,6 +46,10 @@ static void map_sizes(const struct tern_config *cfg, struct map_size sz[16])
 		{ TERN_MAP_FRAG, TERN_FRAG_MAX },
 		{ TERN_MAP_NAT_FE, TERN_NAT_FE_DEFAULT_MAX },
 		{ TERN_MAP_NAT_BE, TERN_NAT_BE_DEFAULT_MAX },
+		/* connect-time LB: one reverse entry per balanced socket and backend, one
+		 * forward entry per unconnected UDP socket and VIP */
+		{ TERN_MAP_NAT_SOCK, TERN_NAT_SOCK_DEFAULT_MAX },
+		{ TERN_MAP_NAT_SOCKFWD, TERN_NAT_SOCKFWD_DEFAULT_MAX },
 		/* a source-NATed flow's two entries, at most one per conntrack entry */
 		{ TERN_MAP_NAT_SNAT, cfg->ct_max_entries },
 		{ NULL, 0 },
@@ -215,6 +219,8 @@ int dataplane__open(struct dataplane *dp, const struct tern_config *cfg)
 	dp->sock->rodata->ctlb_tcp = !!cfg->ctlb_tcp;
 	dp->sock->rodata->ctlb_udp = !!cfg->ctlb_udp;
 	dp->sock->rodata->ctlb_sctp = !!cfg->ctlb_sctp;
+	/* an unconnected UDP socket keeps its backend as long as conntrack would */
+	dp->sock->rodata->ct_timeouts = cfg->ct_timeouts;
 	err = load_object(dp->sock->obj, cfg, "connect-time LB");
 	if (!err)
 		err = dataplane__attach_cgroup(dp);

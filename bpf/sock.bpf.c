@@ -11,28 +11,28 @@ char LICENSE[] SEC("license") = "GPL";
 SEC("cgroup/connect4")
 int tern_connect4(struct bpf_sock_addr *ctx)
 {
-	sock__balance(ctx, 0);
+	sock__connect(ctx, 0);
 	return 1;
 }
 
 SEC("cgroup/connect6")
 int tern_connect6(struct bpf_sock_addr *ctx)
 {
-	sock__balance(ctx, 1);
+	sock__connect(ctx, 1);
 	return 1;
 }
 
 SEC("cgroup/sendmsg4")
 int tern_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	sock__balance(ctx, 0);
+	sock__sendmsg(ctx, 0);
 	return 1;
 }
 
 SEC("cgroup/sendmsg6")
 int tern_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	sock__balance(ctx, 1);
+	sock__sendmsg(ctx, 1);
 	return 1;
 }
 

@@ -73,6 +73,13 @@ struct {
 } tern_nat_sock_v1 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct tern_nat_sockfwd_key);
+	__type(value, struct tern_nat_sockfwd);
+	__uint(max_entries, TERN_NAT_SOCKFWD_DEFAULT_MAX);
+} tern_nat_sockfwd_v1 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct tern_nat_gone_key);
 	__type(value, __u64);

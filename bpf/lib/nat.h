@@ -32,10 +32,10 @@ static __always_inline int addr_eq(const struct tern_addr *a, const struct tern_
 }
 
 /* Choose one of fe's backends for client (among the local ones only when
- * local_only); NULL when there is none to choose. */
-static __always_inline struct tern_nat_be *nat__pick(const struct tern_nat_fe *fe,
-						     const struct tern_addr *client,
-						     int local_only, __u64 now)
+ * local_only), and where it is (*ord); NULL when there is none to choose. */
+static __always_inline struct tern_nat_be *nat__pick_at(const struct tern_nat_fe *fe,
+							const struct tern_addr *client,
+							int local_only, __u64 now, __u32 *ord)
 {
 	__u32 n = local_only ? fe->local_count : fe->count;
 	struct tern_nat_be_key bk = { .svc_id = fe->svc_id };
@@ -56,6 +56,7 @@ static __always_inline struct tern_nat_be *nat__pick(const struct tern_nat_fe *f
 			be = bpf_map_lookup_elem(&tern_nat_be_v1, &bk);
 			if (be && addr_eq(&be->addr, &a->addr) && be->port == a->port) {
 				a->last_ns = now;
+				*ord = bk.ordinal;
 				return be;
 			}
 		}
@@ -72,7 +73,17 @@ static __always_inline struct tern_nat_be *nat__pick(const struct tern_nat_fe *f
 
 		bpf_map_update_elem(&tern_nat_aff_v1, &ak, &a, BPF_ANY);
 	}
+	*ord = bk.ordinal;
 	return be;
+}
+
+static __always_inline struct tern_nat_be *nat__pick(const struct tern_nat_fe *fe,
+						     const struct tern_addr *client,
+						     int local_only, __u64 now)
+{
+	__u32 ord;
+
+	return nat__pick_at(fe, client, local_only, now, &ord);
 }
 
 /* Where proto keeps its checksum in the L4 header; 0: none we can update

@@ -1,7 +1,8 @@
 /* Connect-time load balancing: a socket that connects (TCP, connected UDP)
  * or sends (unconnected UDP) to a service frontend is pointed at a backend
  * before any packet exists; recvmsg and getpeername show it the frontend
- * again. No packet of such a flow is ever NATed. */
+ * again. No packet of such a flow is ever NATed. An unconnected socket
+ * keeps the backend it got for a VIP, as a conntrack entry would. */
 #ifndef TERN_BPF_SOCK_H
 #define TERN_BPF_SOCK_H
 
@@ -67,14 +68,59 @@ static __always_inline void sock__client(struct bpf_sock_addr *ctx, struct tern_
 	c->w[3] = (__u32)cookie;
 }
 
-/* connect / sendmsg: a frontend becomes one of its backends. A frontend
- * without backends is left alone: its packets reach tc, which refuses them. */
-static __always_inline void sock__balance(struct bpf_sock_addr *ctx, int v6)
+/* The backend f keeps an unconnected UDP socket on, and its place (*ord),
+ * or NULL: pick anew. It keeps it while the socket sends within the UDP
+ * conntrack timeout (signed: another CPU may have stamped it after this one
+ * read the clock) and the backend is still at its place for this service
+ * port. One that begins terminating while others are ready leaves the
+ * table (the agent lists terminating backends only when none is ready), so
+ * the socket moves; when all that is left terminates, it stays. */
+static __always_inline struct tern_nat_be *sock__fwd_check(const struct tern_nat_sockfwd *f,
+							   const struct tern_nat_fe *fe, __u32 n,
+							   __u64 now, __u32 *ord)
+{
+	struct tern_nat_be_key bk = { .svc_id = fe->svc_id, .ordinal = f->ordinal };
+	struct tern_nat_be *be;
+
+	if (f->svc_id != fe->svc_id || f->ordinal >= n ||
+	    (__s64)(now - f->last_ns) >= (__s64)((__u64)ct_timeouts.udp * NSEC_PER_SEC))
+		return NULL;
+	be = bpf_map_lookup_elem(&tern_nat_be_v1, &bk);
+	if (!be || !addr_eq(&be->addr, &f->addr) || be->port != f->port)
+		return NULL;
+	*ord = bk.ordinal;
+	return be;
+}
+
+/* A socket that keeps its backend keeps its client's ClientIP affinity
+ * fresh too, as the pick it skipped would have. */
+static __always_inline void sock__aff_touch(const struct tern_nat_fe *fe,
+					    const struct tern_addr *client,
+					    const struct tern_nat_be *be, __u32 ord, __u64 now)
+{
+	struct tern_nat_aff_key ak = { .svc_id = fe->svc_id, .client = *client };
+	struct tern_nat_aff *a;
+
+	if (!(fe->flags & TERN_FE_F_AFFINITY))
+		return;
+	a = bpf_map_lookup_elem(&tern_nat_aff_v1, &ak);
+	if (a && a->ordinal == ord && addr_eq(&a->addr, &be->addr) && a->port == be->port)
+		a->last_ns = now;
+}
+
+/* connect / sendmsg (dgram: an unconnected socket's datagram, which keeps
+ * the socket's backend for that VIP): a frontend becomes one of its
+ * backends. A frontend without backends is left alone: its packets reach
+ * tc, which refuses them. */
+static __always_inline void sock__balance(struct bpf_sock_addr *ctx, int v6, int dgram)
 {
 	struct tern_nat_fe_key k = { .port = (__be16)ctx->user_port, .proto = ctx->protocol };
 	struct tern_nat_fe *fe;
-	struct tern_nat_be *be;
+	struct tern_nat_be *be = NULL;
 	struct tern_addr client;
+	__u64 now, cookie;
+	__u32 n, ord = 0;
+	int local_only, hit = 0;
 
 	if (!sock__proto_on(ctx->protocol))
 		return;
@@ -83,19 +129,71 @@ static __always_inline void sock__balance(struct bpf_sock_addr *ctx, int v6)
 	if (!fe || !fe->count)
 		return;
 	sock__client(ctx, &client);
-	be = nat__pick(fe, &client, fe->flags & TERN_FE_F_ITP_LOCAL, bpf_ktime_get_ns());
+	cookie = bpf_get_socket_cookie(ctx);
+	now = bpf_ktime_get_ns();
+	local_only = fe->flags & TERN_FE_F_ITP_LOCAL;
+	n = local_only ? fe->local_count : fe->count;
+
+	struct tern_nat_sockfwd_key fk = {
+		.cookie = cookie,
+		.vip = k.addr,
+		.port = k.port,
+		.proto = k.proto,
+	};
+
+	if (dgram) {
+		struct tern_nat_sockfwd *f = bpf_map_lookup_elem(&tern_nat_sockfwd_v1, &fk);
+
+		if (f) {
+			be = sock__fwd_check(f, fe, n, now, &ord);
+			hit = be != NULL;
+			if (hit) {
+				f->last_ns = now;
+				sock__aff_touch(fe, &client, be, ord, now);
+			}
+		}
+	}
+	if (!be)
+		be = nat__pick_at(fe, &client, local_only, now, &ord);
 	if (!be)
 		return;
+	if (dgram && !hit) {
+		struct tern_nat_sockfwd fv = {
+			.addr = be->addr,
+			.port = be->port,
+			.svc_id = fe->svc_id,
+			.ordinal = ord,
+			.last_ns = now,
+		};
+
+		bpf_map_update_elem(&tern_nat_sockfwd_v1, &fk, &fv, BPF_ANY);
+	}
 
 	struct tern_nat_sock_key sk = {
-		.cookie = bpf_get_socket_cookie(ctx),
+		.cookie = cookie,
 		.backend = be->addr,
 		.port = be->port,
 	};
 	struct tern_nat_sock sv = { .vip = k.addr, .port = k.port };
+	struct tern_nat_sock *old = hit ? bpf_map_lookup_elem(&tern_nat_sock_v1, &sk) : NULL;
 
-	bpf_map_update_elem(&tern_nat_sock_v1, &sk, &sv, BPF_ANY);
+	/* a kept backend usually has its reverse entry already: a lookup is
+	 * cheaper than an LRU update, which allocates */
+	if (!old || !addr_eq(&old->vip, &k.addr) || old->port != k.port)
+		bpf_map_update_elem(&tern_nat_sock_v1, &sk, &sv, BPF_ANY);
 	sock__set_addr(ctx, v6, &be->addr, be->port);
+}
+
+/* The entry points: a connected socket is pinned to its backend by its
+ * connect already; an unconnected one's datagrams keep theirs. */
+static __always_inline void sock__connect(struct bpf_sock_addr *ctx, int v6)
+{
+	sock__balance(ctx, v6, 0);
+}
+
+static __always_inline void sock__sendmsg(struct bpf_sock_addr *ctx, int v6)
+{
+	sock__balance(ctx, v6, 1);
 }
 
 /* recvmsg / getpeername: the backend shows as the frontend it stands for. */

@@ -11,10 +11,12 @@
 #define TERN_MAP_NAT_BE "tern_nat_be_v1"     /* HASH: tern_nat_be_key -> tern_nat_be */
 #define TERN_MAP_NAT_AFF "tern_nat_aff_v1"   /* LRU_HASH: ClientIP affinity */
 #define TERN_MAP_NAT_SOCK "tern_nat_sock_v1" /* LRU_HASH: connect-time LB, backend -> VIP */
+#define TERN_MAP_NAT_SOCKFWD "tern_nat_sockfwd_v1" /* LRU_HASH: unconnected UDP, VIP -> backend */
 #define TERN_NAT_FE_DEFAULT_MAX 65536
 #define TERN_NAT_BE_DEFAULT_MAX 262144
 #define TERN_NAT_AFF_DEFAULT_MAX 65536
 #define TERN_NAT_SOCK_DEFAULT_MAX 262144
+#define TERN_NAT_SOCKFWD_DEFAULT_MAX 262144
 
 /* One address clients reach a service port at: a ClusterIP, an external
  * IP, a load-balancer IP, or a node address with a NodePort. */
@@ -98,6 +100,32 @@ struct tern_nat_sock {
 	__u32 pad2;
 };
 TERN_ASSERT(sizeof(struct tern_nat_sock) == 24, "nat sock size");
+
+/* Connect-time LB of an unconnected UDP socket: the backend its datagrams
+ * to a VIP go to, kept while it sends within the UDP conntrack timeout, as
+ * kube-proxy's conntrack keeps such a flow on one backend. */
+struct tern_nat_sockfwd_key {
+	__u64 cookie;            /* socket cookie */
+	struct tern_addr vip;    /* NBO */
+	__be16 port;             /* NBO: frontend port */
+	__u8 proto;              /* IPPROTO_UDP */
+	__u8 pad;
+	__u32 pad2;
+};
+TERN_ASSERT(sizeof(struct tern_nat_sockfwd_key) == 32, "nat sockfwd key size");
+TERN_ASSERT(offsetof(struct tern_nat_sockfwd_key, vip) == 8, "nat sockfwd key vip");
+
+struct tern_nat_sockfwd {
+	struct tern_addr addr;   /* NBO: the backend */
+	__be16 port;             /* NBO */
+	__u16 pad;
+	__u32 svc_id;            /* the frontend's service port when chosen */
+	__u32 ordinal;           /* where it was; checked against tern_nat_be_v1 on use */
+	__u32 pad2;
+	__u64 last_ns;           /* CLOCK_MONOTONIC ns of the last datagram */
+};
+TERN_ASSERT(sizeof(struct tern_nat_sockfwd) == 40, "nat sockfwd size");
+TERN_ASSERT(offsetof(struct tern_nat_sockfwd, last_ns) == 32, "nat sockfwd last_ns");
 
 /* Source NAT of traffic from outside to a backend on another node (so its
  * replies come back here): for the client's NAT_FWD entry, the node address

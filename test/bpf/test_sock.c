@@ -8,6 +8,7 @@
  *     child: its own netns, lo up, fd00:77::2/128 on lo
  *       listeners on the backends 127.0.0.2-5 / [fd00:77::2]
  *       clients dial the frontends VIP / [VIP6] (no route: only a rewrite reaches anything)
+ *       unconnected UDP to VIP:84-88 / [VIP6]:84: 127.0.0.2-5 / [fd00:77::2]:5353-5356
  *
  * The cgroup is removed at the end; nothing is attached anywhere else. */
 #include <arpa/inet.h>
@@ -24,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -147,6 +149,11 @@ static int wait_in(int fd, int ms)
 
 	return poll(&p, 1, ms) == 1;
 }
+
+static int sock_fe(const char *addr, uint16_t port, uint8_t proto, uint32_t id,
+		   uint16_t count, uint32_t flags);
+static int sock_be_f(uint32_t id, uint32_t ord, const char *addr, uint16_t port,
+		     uint16_t flags);
 
 /* --- cases (in the child) ------------------------------------------------- */
 
@@ -310,6 +317,345 @@ static void affinity_case(uint16_t port, int sticky)
 static void affinity(void) { affinity_case(82, 1); }
 static void spread(void) { affinity_case(83, 0); }
 
+/* --- unconnected UDP keeps its backend per socket and VIP ------------------ */
+
+#define NB 4
+
+/* the four UDP backends of the sticky cases: 127.0.0.2-5 (v4), or
+ * [fd00:77::2] ports 5353-5356 (v6) */
+static const char *nb_addr(int v6, int i, char *buf, size_t n)
+{
+	if (v6)
+		return BE6;
+	snprintf(buf, n, "127.0.0.%d", i + 2);
+	return buf;
+}
+
+static uint16_t nb_port(int v6, int i)
+{
+	return (uint16_t)(UPORT + (v6 ? i : 0));
+}
+
+static int nb_listen(int v6, int *lfd)
+{
+	for (int i = 0; i < NB; i++) {
+		char a[32];
+
+		lfd[i] = listener(SOCK_DGRAM, nb_addr(v6, i, a, sizeof(a)), nb_port(v6, i));
+		if (lfd[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* One datagram from c to the frontend: the backend that got it (-1: none).
+ * It answers; the answer must come from the frontend (recvmsg). */
+static int dgram(int c, const union sa *fe, socklen_t fl, const int *lfd)
+{
+	struct pollfd p[NB];
+	union sa cl, from;
+	socklen_t l;
+	char buf[16];
+	int got = -1;
+
+	if (sendto(c, "q", 1, 0, &fe->sa, fl) != 1) {
+		cfail("sendto the frontend: %s", strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < NB; i++)
+		p[i] = (struct pollfd){ .fd = lfd[i], .events = POLLIN };
+	if (poll(p, NB, 2000) <= 0) {
+		cfail("no backend got the datagram");
+		return -1;
+	}
+	for (int i = 0; i < NB; i++) {
+		if (!(p[i].revents & POLLIN))
+			continue;
+		l = sizeof(cl);
+		if (recvfrom(lfd[i], buf, sizeof(buf), 0, &cl.sa, &l) == 1 &&
+		    sendto(lfd[i], "a", 1, 0, &cl.sa, l) == 1)
+			got = i;
+	}
+	l = sizeof(from);
+	if (!wait_in(c, 2000) || recvfrom(c, buf, sizeof(buf), 0, &from.sa, &l) != 1)
+		cfail("the client got no answer");
+	else
+		expect_addr("the answer's source (recvmsg)", &from, fe);
+	return got;
+}
+
+/* n datagrams from c: the backend all of them went to, -1 if they split */
+static int dgrams(int c, const union sa *fe, socklen_t fl, const int *lfd, int n,
+		  const char *what)
+{
+	int first = -1;
+
+	for (int i = 0; i < n && !child_failed; i++) {
+		int got = dgram(c, fe, fl, lfd);
+
+		if (first < 0)
+			first = got;
+		if (got != first) {
+			cfail("%s: datagram %d of one socket went to backend %d, the first to %d",
+			      what, i, got, first);
+			return -1;
+		}
+	}
+	return first;
+}
+
+static int udp_socket(const union sa *fe)
+{
+	int c = socket(fe->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (c < 0)
+		cfail("socket: %s", strerror(errno));
+	return c;
+}
+
+/* one sticky case: its frontend, the four backends, a client socket */
+struct ucase {
+	union sa fe;
+	socklen_t fl;
+	int lfd[NB];
+	int c;
+};
+
+/* VIP:port ([VIP6]:port when v6), the backends listening, and a client
+ * socket when sock */
+static int uc_open(struct ucase *u, int v6, uint16_t port, int sock)
+{
+	u->fl = sa_make(&u->fe, v6 ? VIP6 : VIP4, port, 0);
+	u->c = -1;
+	for (int i = 0; i < NB; i++)
+		u->lfd[i] = -1;
+	if (nb_listen(v6, u->lfd))
+		return -1;
+	if (sock && (u->c = udp_socket(&u->fe)) < 0)
+		return -1;
+	return 0;
+}
+
+static void uc_close(struct ucase *u)
+{
+	if (u->c >= 0)
+		close(u->c);
+	for (int i = 0; i < NB; i++)
+		if (u->lfd[i] >= 0)
+			close(u->lfd[i]);
+}
+
+/* n datagrams from socket c (u's own when -1): dgrams() */
+static int uc_send(const struct ucase *u, int c, int n, const char *what)
+{
+	return dgrams(c < 0 ? u->c : c, &u->fe, u->fl, u->lfd, n, what);
+}
+
+/* svc 8 (VIP:84) / 9 ([VIP6]:84): 16 datagrams of one socket, one backend;
+ * with its reverse entry gone, the next answer still shows the frontend */
+static void udp_sticky_case(int v6)
+{
+	struct ucase u;
+	int be;
+
+	if (uc_open(&u, v6, 84, 1) || (be = uc_send(&u, -1, 16, "sticky")) < 0)
+		goto out;
+
+	struct tern_nat_sock_key k = { .port = htons(nb_port(v6, be)) };
+	socklen_t cl = sizeof(k.cookie);
+	char a[32];
+
+	taddr(nb_addr(v6, be, a, sizeof(a)), &k.backend);
+	if (getsockopt(u.c, SOL_SOCKET, SO_COOKIE, &k.cookie, &cl) ||
+	    bpf_map_delete_elem(bpf_map__fd(sk->maps.tern_nat_sock_v1), &k))
+		cfail("deleting the socket's reverse entry: %s", strerror(errno));
+	else if (uc_send(&u, -1, 1, "reverse entry gone") != be)
+		cfail("the datagram after deleting the reverse entry moved the socket");
+out:
+	uc_close(&u);
+}
+
+static void udp_sticky4(void) { udp_sticky_case(0); }
+static void udp_sticky6(void) { udp_sticky_case(1); }
+
+/* svc 8 (VIP:84) again, or 13 (VIP:88, ClientIP affinity): eight sockets,
+ * each on one backend; not all on the same one, or with affinity all */
+static void udp_sockets_case(uint16_t port, int affinity)
+{
+	struct ucase u;
+	int first = -1, spread = 0;
+
+	if (uc_open(&u, 0, port, 0))
+		goto out;
+	for (int i = 0; i < 8 && !child_failed; i++) {
+		int c = udp_socket(&u.fe), be;
+
+		if (c < 0)
+			break;
+		be = uc_send(&u, c, 4, affinity ? "affinity" : "spread");
+		close(c);
+		if (first < 0)
+			first = be;
+		spread |= be != first;
+	}
+	if (!child_failed && affinity && spread)
+		cfail("with affinity, eight sockets went to more than one backend");
+	if (!child_failed && !affinity && !spread)
+		cfail("eight sockets over four backends all went to one");
+out:
+	uc_close(&u);
+}
+
+static void udp_sticky_spread(void) { udp_sockets_case(84, 0); }
+static void udp_sticky_affinity(void) { udp_sockets_case(88, 1); }
+
+/* the socket's entry for VIP:port, forged (set) or read */
+static int fwd_entry(int c, uint16_t port, struct tern_nat_sockfwd *v, int set)
+{
+	struct tern_nat_sockfwd_key k = { .port = htons(port), .proto = IPPROTO_UDP };
+	socklen_t cl = sizeof(k.cookie);
+	int fd = bpf_map__fd(sk->maps.tern_nat_sockfwd_v1);
+
+	taddr(VIP4, &k.vip);
+	if (getsockopt(c, SOL_SOCKET, SO_COOKIE, &k.cookie, &cl) ||
+	    (set ? bpf_map_update_elem(fd, &k, v, BPF_ANY) : bpf_map_lookup_elem(fd, &k, v))) {
+		cfail("the socket's %s entry: %s", set ? "forged" : "stored", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* the socket's entry names backend i (of the .2-.5 ones) */
+static void fwd_names(int c, uint16_t port, int i, const char *when)
+{
+	struct tern_nat_sockfwd v;
+	struct tern_addr want;
+	char a[32];
+
+	taddr(nb_addr(0, i, a, sizeof(a)), &want);
+	if (!fwd_entry(c, port, &v, 0) && memcmp(&v.addr, &want, sizeof(want)))
+		cfail("%s: the socket's entry does not name backend %d, which got its datagrams",
+		      when, i);
+}
+
+/* svc 10 (VIP:85): backends .2 .3 .4. The socket's backend x goes, as the
+ * agent removes one: it is renumbered last (the socket's entry moved with
+ * it), the count drops while its old entry lingers, then that goes too. The
+ * socket moves, and keeps the new one; that one is replaced at its place by
+ * .5: it moves again. */
+static void udp_sticky_gone(void)
+{
+	struct ucase u;
+	int x, y, z, ord = 0;
+	int be_fd = bpf_map__fd(sk->maps.tern_nat_be_v1);
+	struct tern_nat_be_key last = { .svc_id = 10, .ordinal = 2 };
+	struct tern_nat_sockfwd v = { .port = htons(UPORT), .svc_id = 10, .ordinal = 2 };
+	char a[32];
+
+	if (uc_open(&u, 0, 85, 1) || (x = uc_send(&u, -1, 4, "before")) < 0)
+		goto out;
+	fwd_names(u.c, 85, x, "before");
+	for (int i = 0; i < 3; i++)
+		if (i != x && sock_be_f(10, (uint32_t)ord++, nb_addr(0, i, a, sizeof(a)), UPORT, 0))
+			cfail("rewriting backends: %s", strerror(errno));
+	taddr(nb_addr(0, x, a, sizeof(a)), &v.addr);
+	v.last_ns = mono_ns();
+	if (sock_be_f(10, 2, a, UPORT, 0) || fwd_entry(u.c, 85, &v, 1))
+		cfail("moving backend %d last: %s", x, strerror(errno));
+	if (uc_send(&u, -1, 4, "renumbered") != x)
+		cfail("the socket left backend %d at its new place", x);
+	if (sock_fe(VIP4, 85, IPPROTO_UDP, 10, 2, 0))
+		cfail("removing a backend: %s", strerror(errno));
+	y = uc_send(&u, -1, 8, "after its backend went");
+	if (y == x)
+		cfail("the socket stayed on backend %d, past the count", x);
+	if (bpf_map_delete_elem(be_fd, &last))
+		cfail("deleting the backend that went: %s", strerror(errno));
+	if (uc_send(&u, -1, 4, "after its entry went") != y)
+		cfail("the socket left backend %d", y);
+	if (y < 0 || child_failed)
+		goto out;
+	fwd_names(u.c, 85, y, "after its backend went");
+	/* y is at ordinal 0 or 1: the others kept their order */
+	ord = y < x ? y : y - 1;
+	if (sock_be_f(10, (uint32_t)ord, "127.0.0.5", UPORT, 0))
+		cfail("replacing a backend: %s", strerror(errno));
+	z = uc_send(&u, -1, 8, "after its backend was replaced");
+	if (z == y)
+		cfail("the socket stayed on backend %d, replaced at its place", y);
+	if (z >= 0)
+		fwd_names(u.c, 85, z, "after its backend was replaced");
+out:
+	uc_close(&u);
+}
+
+/* svc 11 (VIP:86): backends .2 .3. One that begins terminating while the
+ * other is ready leaves the table (the agent lists terminating backends
+ * only when none is ready): the socket moves. When all that is left
+ * terminates, both are listed again, flagged: the socket stays. */
+static void udp_sticky_terminating(void)
+{
+	struct ucase u;
+	int x, y, other;
+	char a[32];
+
+	if (uc_open(&u, 0, 86, 1) || (x = uc_send(&u, -1, 4, "before")) < 0)
+		goto out;
+	other = !x;
+	if (sock_be_f(11, 0, nb_addr(0, other, a, sizeof(a)), UPORT, 0) ||
+	    sock_fe(VIP4, 86, IPPROTO_UDP, 11, 1, 0))
+		cfail("taking the terminating backend out: %s", strerror(errno));
+	y = uc_send(&u, -1, 4, "after its backend began terminating");
+	if (y != other)
+		cfail("the socket got backend %d, want the ready one %d", y, other);
+	if (y < 0 || child_failed)
+		goto out;
+	if (sock_be_f(11, 0, nb_addr(0, 0, a, sizeof(a)), UPORT, TERN_BE_F_TERMINATING) ||
+	    sock_be_f(11, 1, nb_addr(0, 1, a, sizeof(a)), UPORT, TERN_BE_F_TERMINATING) ||
+	    sock_fe(VIP4, 86, IPPROTO_UDP, 11, 2, 0))
+		cfail("listing both, terminating: %s", strerror(errno));
+	y = uc_send(&u, -1, 1, "all terminating, first");
+	if (uc_send(&u, -1, 8, "all terminating") != y)
+		cfail("with every backend terminating, the socket left backend %d", y);
+out:
+	uc_close(&u);
+}
+
+/* svc 12 (VIP:87): backends .2 .3. An entry idle past the UDP conntrack
+ * timeout is picked anew: forged stale 16 times, the socket moves at least
+ * once (all stay: 2^-16). */
+static void udp_sticky_expired(void)
+{
+	struct ucase u;
+	int x, moved = 0;
+
+	if (uc_open(&u, 0, 87, 1) || (x = uc_send(&u, -1, 2, "before")) < 0)
+		goto out;
+	for (int i = 0; i < 16 && !child_failed && !moved; i++) {
+		struct tern_nat_sockfwd v = { .port = htons(UPORT), .svc_id = 12,
+					      .ordinal = (uint32_t)x };
+		char a[32];
+
+		v.last_ns = mono_ns() - ((uint64_t)sk->rodata->ct_timeouts.udp + 1) * 1000000000ULL;
+		taddr(nb_addr(0, x, a, sizeof(a)), &v.addr);
+		if (fwd_entry(u.c, 87, &v, 1))
+			break;
+		moved = uc_send(&u, -1, 1, "stale") != x;
+	}
+	if (!child_failed && !moved)
+		cfail("a socket idle past the UDP timeout kept its backend 16 times in 16");
+out:
+	uc_close(&u);
+}
+
 /* --- the parent's side ----------------------------------------------------- */
 
 static int write_str(const char *path, const char *s)
@@ -428,13 +774,19 @@ static int sock_fe(const char *addr, uint16_t port, uint8_t proto, uint32_t id,
 	return bpf_map_update_elem(bpf_map__fd(sk->maps.tern_nat_fe_v1), &k, &v, BPF_ANY);
 }
 
-static int sock_be(uint32_t id, uint32_t ord, const char *addr, uint16_t port)
+static int sock_be_f(uint32_t id, uint32_t ord, const char *addr, uint16_t port,
+		     uint16_t flags)
 {
 	struct tern_nat_be_key k = { .svc_id = id, .ordinal = ord };
-	struct tern_nat_be v = { .port = htons(port) };
+	struct tern_nat_be v = { .port = htons(port), .flags = flags };
 
 	taddr(addr, &v.addr);
 	return bpf_map_update_elem(bpf_map__fd(sk->maps.tern_nat_be_v1), &k, &v, BPF_ANY);
+}
+
+static int sock_be(uint32_t id, uint32_t ord, const char *addr, uint16_t port)
+{
+	return sock_be_f(id, ord, addr, port, 0);
 }
 
 static int sock_maps(void)
@@ -453,6 +805,25 @@ static int sock_maps(void)
 
 		snprintf(a, sizeof(a), "127.0.0.%u", i + 2);
 		err |= sock_be(6, i, a, BPORT) || sock_be(7, i, a, BPORT);
+	}
+	/* unconnected UDP: svc 8-13 (the sticky cases say which is which) */
+	err |= sock_fe(VIP4, 84, IPPROTO_UDP, 8, NB, 0);
+	err |= sock_fe(VIP6, 84, IPPROTO_UDP, 9, NB, 0);
+	err |= sock_fe(VIP4, 85, IPPROTO_UDP, 10, 3, 0);
+	err |= sock_fe(VIP4, 86, IPPROTO_UDP, 11, 2, 0);
+	err |= sock_fe(VIP4, 87, IPPROTO_UDP, 12, 2, 0);
+	err |= sock_fe(VIP4, 88, IPPROTO_UDP, 13, NB, TERN_FE_F_AFFINITY);
+	for (int i = 0; i < NB; i++) {
+		char a[32];
+		uint32_t o = (uint32_t)i;
+
+		nb_addr(0, i, a, sizeof(a));
+		err |= sock_be(8, o, a, UPORT) || sock_be(9, o, BE6, nb_port(1, i)) ||
+		       sock_be(13, o, a, UPORT);
+		if (i < 3)
+			err |= sock_be(10, o, a, UPORT);
+		if (i < 2)
+			err |= sock_be(11, o, a, UPORT) || sock_be(12, o, a, UPORT);
 	}
 	return err ? -1 : 0;
 }
@@ -566,6 +937,13 @@ void test_sock(void)
 		{ "no-backend-left-alone/v4", no_backend },
 		{ "affinity-sticks/v4", affinity },
 		{ "no-affinity-spreads/v4", spread },
+		{ "udp-sticky/v4", udp_sticky4 },
+		{ "udp-sticky/v6", udp_sticky6 },
+		{ "udp-sticky-sockets-spread/v4", udp_sticky_spread },
+		{ "udp-sticky-backend-gone/v4", udp_sticky_gone },
+		{ "udp-sticky-terminating/v4", udp_sticky_terminating },
+		{ "udp-sticky-expired/v4", udp_sticky_expired },
+		{ "udp-sticky-affinity/v4", udp_sticky_affinity },
 	};
 	int ok;
 

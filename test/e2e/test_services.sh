@@ -2,8 +2,9 @@
 # Services as kube-proxy makes them behave: ClusterIP over TCP and UDP with
 # connect-time load balancing on and off, getpeername shows the VIP, NodePort
 # and an external IP from outside with the client address kept
-# (externalTrafficPolicy: Local), ClientIP affinity, hairpin, a service
-# without endpoints refused at once, IPv6.
+# (externalTrafficPolicy: Local), ClientIP affinity, unconnected UDP sockets
+# each kept on one backend, hairpin, a service without endpoints refused at
+# once, IPv6.
 #
 #  [a: client] eth0 == tern<a> --\                                /-- c1 [client 10.99.0.11]
 #  [b: server] eth0 == tern<b> ---[node: ternd] eth0 == n1 -- br0 [ul]
@@ -144,10 +145,37 @@ refused_fast() { # ASK-FUNCTION ADDR PORT
 	echo "$out" | grep -q "Connection refused" && [ $((SECONDS - t0)) -le 1 ]
 }
 
+# Unconnected UDP sockets, 20 datagrams each (sendto / recvfrom): each
+# socket's answers come from one backend, and the VIP, as kube-proxy's
+# conntrack pins such a flow; over 16 sockets both backends answer (all on
+# one: 2^-15).
+udp_sticky() { # VIP PORT
+	local out
+	out=$(in_pod_cg a python3 -c '
+import socket, sys
+vip, port = sys.argv[1], int(sys.argv[2])
+for _ in range(16):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    seen = set()
+    for _ in range(20):
+        s.sendto(b"q", (vip, port))
+        data, peer = s.recvfrom(512)
+        if peer != (vip, port):
+            seen.add("from-%s:%d" % peer)
+        seen.add(data.split()[0].decode())
+    print(" ".join(sorted(seen)))
+    s.close()' "$1" "$2")
+	echo "$out" | sort | uniq -c
+	[ "$(echo "$out" | grep -cxE '[bc]')" = 16 ] && echo "$out" | grep -qx b &&
+		echo "$out" | grep -qx c
+}
+
 phase() { # NAME: the checks, with connect-time LB on or off
 	local m=$1
 	check "$m/clusterip-tcp-v4" both_backends tcp_ask a 10.96.0.10 80 20
 	check "$m/clusterip-udp-v4" both_backends udp_ask a 10.96.0.10 81 20
+	check "$m/udp-unconnected-sticky" udp_sticky 10.96.0.10 81
 	check "$m/clusterip-tcp-v6" both_backends tcp_ask a fd00:96::10 80 20
 	check "$m/getpeername-vip" peer_is_vip 10.96.0.10 80
 	check "$m/getpeername-vip-v6" peer_is_vip fd00:96::10 80
