@@ -31,6 +31,54 @@ static __always_inline int addr_eq(const struct tern_addr *a, const struct tern_
 	       a->w[3] == b->w[3];
 }
 
+/* bpf_loop's state for nat__be_find. */
+struct be_find {
+	struct tern_addr addr;
+	__be16 port;
+	__u16 pad;
+	__u32 svc_id;
+	__u32 found;
+};
+
+static long be_find__step(__u32 i, void *ctx)
+{
+	struct be_find *f = ctx;
+	struct tern_nat_be_key bk = { .svc_id = f->svc_id, .ordinal = i };
+	struct tern_nat_be *be = bpf_map_lookup_elem(&tern_nat_be_v1, &bk);
+
+	if (be && addr_eq(&be->addr, &f->addr) && be->port == f->port) {
+		f->found = i;
+		return 1;
+	}
+	return 0;
+}
+
+/* The backend addr:port among svc_id's first n, and its place (*ord);
+ * NULL when it is not there. Looked for at *ord first: the agent numbers
+ * backends by address, so one that goes moves those after it down a place,
+ * and a client kept on one of them (affinity, an unconnected UDP socket)
+ * must not lose it for that. The walk runs only then, once per client. */
+static __always_inline struct tern_nat_be *nat__be_find(__u32 svc_id, __u32 n,
+							 const struct tern_addr *addr,
+							 __be16 port, __u32 *ord)
+{
+	struct tern_nat_be_key bk = { .svc_id = svc_id, .ordinal = *ord };
+	struct be_find f = { .addr = *addr, .port = port, .svc_id = svc_id, .found = n };
+	struct tern_nat_be *be;
+
+	if (*ord < n) {
+		be = bpf_map_lookup_elem(&tern_nat_be_v1, &bk);
+		if (be && addr_eq(&be->addr, addr) && be->port == port)
+			return be;
+	}
+	bpf_loop(n, be_find__step, &f, 0);
+	if (f.found >= n)
+		return NULL;
+	bk.ordinal = f.found;
+	*ord = f.found;
+	return bpf_map_lookup_elem(&tern_nat_be_v1, &bk);
+}
+
 /* Choose one of fe's backends for client (among the local ones only when
  * local_only), and where it is (*ord); NULL when there is none to choose. */
 static __always_inline struct tern_nat_be *nat__pick_at(const struct tern_nat_fe *fe,
@@ -48,15 +96,16 @@ static __always_inline struct tern_nat_be *nat__pick_at(const struct tern_nat_fe
 		struct tern_nat_aff *a = bpf_map_lookup_elem(&tern_nat_aff_v1, &ak);
 
 		/* still fresh (signed: another CPU may have stamped it after
-		 * this one read the clock), and that backend still at its place */
+		 * this one read the clock), and that backend still there */
 		if (a &&
-		    (__s64)(now - a->last_ns) < (__s64)((__u64)fe->affinity_timeout * NSEC_PER_SEC) &&
-		    a->ordinal < n) {
-			bk.ordinal = a->ordinal;
-			be = bpf_map_lookup_elem(&tern_nat_be_v1, &bk);
-			if (be && addr_eq(&be->addr, &a->addr) && be->port == a->port) {
+		    (__s64)(now - a->last_ns) < (__s64)((__u64)fe->affinity_timeout * NSEC_PER_SEC)) {
+			__u32 at = a->ordinal;
+
+			be = nat__be_find(fe->svc_id, n, &a->addr, a->port, &at);
+			if (be) {
+				a->ordinal = at;
 				a->last_ns = now;
-				*ord = bk.ordinal;
+				*ord = at;
 				return be;
 			}
 		}

@@ -71,24 +71,26 @@ static __always_inline void sock__client(struct bpf_sock_addr *ctx, struct tern_
 /* The backend f keeps an unconnected UDP socket on, and its place (*ord),
  * or NULL: pick anew. It keeps it while the socket sends within the UDP
  * conntrack timeout (signed: another CPU may have stamped it after this one
- * read the clock) and the backend is still at its place for this service
- * port. One that begins terminating while others are ready leaves the
- * table (the agent lists terminating backends only when none is ready), so
- * the socket moves; when all that is left terminates, it stays. */
-static __always_inline struct tern_nat_be *sock__fwd_check(const struct tern_nat_sockfwd *f,
+ * read the clock) and the backend is still one of this service port's,
+ * wherever the agent numbered it now. One that begins terminating while
+ * others are ready leaves the table (the agent lists terminating backends
+ * only when none is ready), so the socket moves; when all that is left
+ * terminates, it stays. */
+static __always_inline struct tern_nat_be *sock__fwd_check(struct tern_nat_sockfwd *f,
 							   const struct tern_nat_fe *fe, __u32 n,
 							   __u64 now, __u32 *ord)
 {
-	struct tern_nat_be_key bk = { .svc_id = fe->svc_id, .ordinal = f->ordinal };
 	struct tern_nat_be *be;
+	__u32 at = f->ordinal;
 
-	if (f->svc_id != fe->svc_id || f->ordinal >= n ||
+	if (f->svc_id != fe->svc_id ||
 	    (__s64)(now - f->last_ns) >= (__s64)((__u64)ct_timeouts.udp * NSEC_PER_SEC))
 		return NULL;
-	be = bpf_map_lookup_elem(&tern_nat_be_v1, &bk);
-	if (!be || !addr_eq(&be->addr, &f->addr) || be->port != f->port)
+	be = nat__be_find(fe->svc_id, n, &f->addr, f->port, &at);
+	if (!be)
 		return NULL;
-	*ord = bk.ordinal;
+	f->ordinal = at;
+	*ord = at;
 	return be;
 }
 

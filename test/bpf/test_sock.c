@@ -268,53 +268,107 @@ static void no_backend(void)
 	close(lfd);
 }
 
-/* four backends; with ClientIP affinity a client (its netns) keeps one */
-static void affinity_case(uint16_t port, int sticky)
+/* The four TCP backends of the affinity cases: 127.0.0.2-5, port BPORT. */
+static int four_listen(int *lfd)
 {
-	int lfd[4], first = -1, spread = 0;
-	union sa fe;
-	socklen_t fl = sa_make(&fe, VIP4, port, 0);
-
 	for (int i = 0; i < 4; i++) {
 		char a[32];
 
 		snprintf(a, sizeof(a), "127.0.0.%d", i + 2);
 		lfd[i] = listener(SOCK_STREAM, a, BPORT);
 		if (lfd[i] < 0)
-			return;
+			return -1;
 	}
-	for (int n = 0; n < 16 && !child_failed; n++) {
-		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), got = -1;
-		struct pollfd p[4];
+	return 0;
+}
 
-		if (connect(c, &fe.sa, fl)) {
-			cfail("connect %d: %s", n, strerror(errno));
-			break;
-		}
+static void four_close(int *lfd)
+{
+	for (int i = 0; i < 4; i++)
+		if (lfd[i] >= 0)
+			close(lfd[i]);
+}
+
+/* Connection n to fe: which of the four backends took it, or -1. */
+static int four_connect(const union sa *fe, socklen_t fl, const int *lfd, int n)
+{
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), got = -1;
+	struct pollfd p[4];
+
+	if (connect(c, &fe->sa, fl)) {
+		cfail("connect %d: %s", n, strerror(errno));
+		close(c);
+		return -1;
+	}
+	for (int i = 0; i < 4; i++)
+		p[i] = (struct pollfd){ .fd = lfd[i], .events = POLLIN };
+	if (poll(p, 4, 2000) > 0)
 		for (int i = 0; i < 4; i++)
-			p[i] = (struct pollfd){ .fd = lfd[i], .events = POLLIN };
-		if (poll(p, 4, 2000) > 0)
-			for (int i = 0; i < 4; i++)
-				if (p[i].revents & POLLIN) {
-					close(accept(lfd[i], NULL, NULL));
-					got = i;
-				}
-		if (got < 0)
-			cfail("connect %d reached no backend", n);
+			if (p[i].revents & POLLIN) {
+				close(accept(lfd[i], NULL, NULL));
+				got = i;
+			}
+	if (got < 0)
+		cfail("connect %d reached no backend", n);
+	close(c);
+	return got;
+}
+
+/* four backends; with ClientIP affinity a client (its netns) keeps one */
+static void affinity_case(uint16_t port, int sticky)
+{
+	int lfd[4] = { -1, -1, -1, -1 }, first = -1, spread = 0;
+	union sa fe;
+	socklen_t fl = sa_make(&fe, VIP4, port, 0);
+
+	if (four_listen(lfd))
+		goto out;
+	for (int n = 0; n < 16 && !child_failed; n++) {
+		int got = four_connect(&fe, fl, lfd, n);
+
 		if (first < 0)
 			first = got;
 		spread |= got != first;
-		close(c);
 	}
 	if (sticky && spread)
 		cfail("with affinity, 16 connections went to more than one backend");
 	if (!sticky && !spread)
 		cfail("without affinity, 16 connections over 4 backends all went to one");
-	for (int i = 0; i < 4; i++)
-		close(lfd[i]);
+out:
+	four_close(lfd);
 }
 
 static void affinity(void) { affinity_case(82, 1); }
+
+/* svc 14 (VIP:89): four backends with affinity. The agent numbers backends
+ * by address, so one going moves others; here the table is rewritten in
+ * reverse: the client keeps its backend at its new place. */
+static void affinity_renumbered(void)
+{
+	int lfd[4] = { -1, -1, -1, -1 }, first;
+	union sa fe;
+	socklen_t fl = sa_make(&fe, VIP4, 89, 0);
+
+	if (four_listen(lfd) || (first = four_connect(&fe, fl, lfd, 0)) < 0)
+		goto out;
+	for (uint32_t i = 0; i < 4; i++) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "127.0.0.%u", 5 - i);
+		if (sock_be_f(14, i, a, BPORT, 0))
+			cfail("renumbering: %s", strerror(errno));
+	}
+	for (int n = 1; n < 9 && !child_failed; n++) {
+		int got = four_connect(&fe, fl, lfd, n);
+
+		if (got != first)
+			cfail("connect %d after renumbering went to backend %d, not %d", n, got,
+			      first);
+	}
+out:
+	four_close(lfd);
+}
+
 static void spread(void) { affinity_case(83, 0); }
 
 /* --- unconnected UDP keeps its backend per socket and VIP ------------------ */
@@ -547,17 +601,16 @@ static void fwd_names(int c, uint16_t port, int i, const char *when)
 }
 
 /* svc 10 (VIP:85): backends .2 .3 .4. The socket's backend x goes, as the
- * agent removes one: it is renumbered last (the socket's entry moved with
- * it), the count drops while its old entry lingers, then that goes too. The
- * socket moves, and keeps the new one; that one is replaced at its place by
- * .5: it moves again. */
+ * agent removes one: it is renumbered last (the socket keeps it, found at
+ * its new place), the count drops while its old entry lingers, then that
+ * goes too. The socket moves, and keeps the new one; that one is replaced
+ * at its place by .5: it moves again. */
 static void udp_sticky_gone(void)
 {
 	struct ucase u;
 	int x, y, z, ord = 0;
 	int be_fd = bpf_map__fd(sk->maps.tern_nat_be_v1);
 	struct tern_nat_be_key last = { .svc_id = 10, .ordinal = 2 };
-	struct tern_nat_sockfwd v = { .port = htons(UPORT), .svc_id = 10, .ordinal = 2 };
 	char a[32];
 
 	if (uc_open(&u, 0, 85, 1) || (x = uc_send(&u, -1, 4, "before")) < 0)
@@ -566,12 +619,11 @@ static void udp_sticky_gone(void)
 	for (int i = 0; i < 3; i++)
 		if (i != x && sock_be_f(10, (uint32_t)ord++, nb_addr(0, i, a, sizeof(a)), UPORT, 0))
 			cfail("rewriting backends: %s", strerror(errno));
-	taddr(nb_addr(0, x, a, sizeof(a)), &v.addr);
-	v.last_ns = mono_ns();
-	if (sock_be_f(10, 2, a, UPORT, 0) || fwd_entry(u.c, 85, &v, 1))
+	if (sock_be_f(10, 2, nb_addr(0, x, a, sizeof(a)), UPORT, 0))
 		cfail("moving backend %d last: %s", x, strerror(errno));
 	if (uc_send(&u, -1, 4, "renumbered") != x)
 		cfail("the socket left backend %d at its new place", x);
+	fwd_names(u.c, 85, x, "renumbered");
 	if (sock_fe(VIP4, 85, IPPROTO_UDP, 10, 2, 0))
 		cfail("removing a backend: %s", strerror(errno));
 	y = uc_send(&u, -1, 8, "after its backend went");
@@ -800,11 +852,13 @@ static int sock_maps(void)
 	err |= sock_fe(VIP4, 81, IPPROTO_TCP, 5, 0, 0) || sock_be(5, 0, BE4, BPORT);
 	err |= sock_fe(VIP4, 82, IPPROTO_TCP, 6, 4, TERN_FE_F_AFFINITY);
 	err |= sock_fe(VIP4, 83, IPPROTO_TCP, 7, 4, 0);
+	err |= sock_fe(VIP4, 89, IPPROTO_TCP, 14, 4, TERN_FE_F_AFFINITY);
 	for (uint32_t i = 0; i < 4; i++) {
 		char a[32];
 
 		snprintf(a, sizeof(a), "127.0.0.%u", i + 2);
-		err |= sock_be(6, i, a, BPORT) || sock_be(7, i, a, BPORT);
+		err |= sock_be(6, i, a, BPORT) || sock_be(7, i, a, BPORT) ||
+		       sock_be(14, i, a, BPORT);
 	}
 	/* unconnected UDP: svc 8-13 (the sticky cases say which is which) */
 	err |= sock_fe(VIP4, 84, IPPROTO_UDP, 8, NB, 0);
@@ -936,6 +990,7 @@ void test_sock(void)
 		{ "udp-connected/v6", udp6_connected },
 		{ "no-backend-left-alone/v4", no_backend },
 		{ "affinity-sticks/v4", affinity },
+		{ "affinity-survives-renumbering/v4", affinity_renumbered },
 		{ "no-affinity-spreads/v4", spread },
 		{ "udp-sticky/v4", udp_sticky4 },
 		{ "udp-sticky/v6", udp_sticky6 },
