@@ -25,15 +25,20 @@ struct bpf_iter__bpf_map_elem {
 
 __u64 scanned, deleted;
 
-/* Delete a flow's entry, and a source-NATed flow's other half with it
- * (tern_nat_snat_v1 has the same key). 1 when the entry went. */
-static __always_inline __u64 ct_drop(const struct tern_ct_key *k, const struct tern_ct_value *v)
+/* Delete the flow judged from the snapshot (k, v), and a source-NATed
+ * flow's other half with it (tern_nat_snat_v1 has the same key). Only if
+ * the entry is still the one judged: the walk reads entries as the tc
+ * programs move them on, and one may have been refreshed, or replaced by a
+ * new flow of the same key, since. 1 when the entry went. */
+static __always_inline __u64 ct_drop(struct tern_ct_key *k, const struct tern_ct_value *v)
 {
-	struct tern_ct_key dk = *k;
+	struct tern_ct_value *cur = bpf_map_lookup_elem(&tern_ct_v1, k);
 
+	if (!cur || cur->created_ns != v->created_ns || cur->last_seen_ns != v->last_seen_ns)
+		return 0;
 	if (v->flags & TERN_CT_F_SNAT)
-		bpf_map_delete_elem(&tern_nat_snat_v1, &dk);
-	return bpf_map_delete_elem(&tern_ct_v1, &dk) == 0;
+		bpf_map_delete_elem(&tern_nat_snat_v1, k);
+	return bpf_map_delete_elem(&tern_ct_v1, k) == 0;
 }
 
 SEC("iter/bpf_map_elem")
@@ -50,10 +55,15 @@ int tern_ct_gc(struct bpf_iter__bpf_map_elem *ctx)
 		return 0;
 	}
 	scanned++;
+	/* a copy: judged and dropped as one (and map lookups take no
+	 * read-only iterator memory) */
+	struct tern_ct_key key = *k;
+	struct tern_ct_value val = *v;
+
 	/* iterators may not read the coarse clock the tc programs stamp with;
 	 * the fine one shares its timebase and runs at most a tick ahead */
-	if (ct__expired(k, v, bpf_ktime_get_ns()))
-		deleted += ct_drop(k, v);
+	if (ct__expired(&key, &val, bpf_ktime_get_ns()))
+		deleted += ct_drop(&key, &val);
 	return 0;
 }
 
@@ -83,9 +93,13 @@ int tern_ct_gone(struct bpf_iter__bpf_map_elem *ctx)
 	}
 	if (k->proto != IPPROTO_UDP)
 		return 0;
-	if (((v->flags & TERN_CT_F_NAT_FWD) && gone(&v->nat_addr, v->nat_port)) ||
-	    gone(&k->addr_a, k->port_a) || gone(&k->addr_b, k->port_b))
-		gone_deleted += ct_drop(k, v);
+	/* a copy, as in tern_ct_gc */
+	struct tern_ct_key key = *k;
+	struct tern_ct_value val = *v;
+
+	if (((val.flags & TERN_CT_F_NAT_FWD) && gone(&val.nat_addr, val.nat_port)) ||
+	    gone(&key.addr_a, key.port_a) || gone(&key.addr_b, key.port_b))
+		gone_deleted += ct_drop(&key, &val);
 	return 0;
 }
 
@@ -98,11 +112,9 @@ struct {
 	__uint(max_entries, TERN_CT_FLUSH_MAX);
 } ct_flush_addrs SEC(".maps");
 
-static __always_inline int flushed(const struct tern_addr *addr)
+static __always_inline int flushed(const struct tern_addr *a)
 {
-	struct tern_addr a = *addr; /* map lookups take no read-only iterator memory */
-
-	return bpf_map_lookup_elem(&ct_flush_addrs, &a) != NULL;
+	return bpf_map_lookup_elem(&ct_flush_addrs, a) != NULL;
 }
 
 __u64 flush_deleted;
@@ -127,11 +139,15 @@ int tern_ct_flush(struct bpf_iter__bpf_map_elem *ctx)
 		flush_deleted = 0;
 		return 0;
 	}
-	if (v->created_ns >= flush_before_ns)
+	/* a copy, as in tern_ct_gc */
+	struct tern_ct_key key = *k;
+	struct tern_ct_value val = *v;
+
+	if (val.created_ns >= flush_before_ns)
 		return 0;
-	if (flushed(&k->addr_a) || flushed(&k->addr_b) ||
-	    ((v->flags & (TERN_CT_F_NAT_FWD | TERN_CT_F_NAT_REV)) && flushed(&v->nat_addr)))
-		flush_deleted += ct_drop(k, v);
+	if (flushed(&key.addr_a) || flushed(&key.addr_b) ||
+	    ((val.flags & (TERN_CT_F_NAT_FWD | TERN_CT_F_NAT_REV)) && flushed(&val.nat_addr)))
+		flush_deleted += ct_drop(&key, &val);
 	return 0;
 }
 
