@@ -347,21 +347,6 @@ int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted)
 	return err;
 }
 
-/* Addresses into the flush set, one syscall. */
-static int flush_set__fill(int fd, const struct tern_addr *addrs, __u32 n)
-{
-	__u8 *one = malloc(n);
-	int err = 0;
-
-	if (!one)
-		return -ENOMEM;
-	memset(one, 1, n);
-	if (bpf_map_update_batch(fd, addrs, one, &n, NULL))
-		err = -errno;
-	free(one);
-	return err;
-}
-
 /* Empty the flush set, whatever it holds: what a run left would be
  * flushed at every later one. */
 static void flush_set__clear(int fd)
@@ -375,6 +360,11 @@ static void flush_set__clear(int fd)
 
 __u64 dataplane__flush_cutoff(void)
 {
+	/* a program that read the state from before finishes within
+	 * microseconds of it; give it a millisecond */
+	struct timespec settle = { .tv_nsec = 1000000 };
+
+	nanosleep(&settle, NULL);
 	return mono_ns();
 }
 
@@ -383,51 +373,26 @@ static int addr_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct tern_addr));
 }
 
-/* The flush iterator's cutoff, in its .bss. Through the map: the object
- * is loaded with bpf_object__load (pinned maps reused), so the skeleton's
- * bss pointer is not the kernel's memory. */
-static int gc__set_flush_before(struct dataplane *dp, __u64 before_ns)
-{
-	int fd = bpf_map__fd(dp->gc->maps.bss);
-	struct tern_gc__bss bss;
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(fd, &zero, &bss))
-		return -errno;
-	bss.flush_before_ns = before_ns;
-	return bpf_map_update_elem(fd, &zero, &bss, BPF_ANY) ? -errno : 0;
-}
-
-int dataplane__ct_flush(struct dataplane *dp, struct tern_addr *addrs, size_t n,
-			__u64 before_ns, __u64 *deleted)
+int dataplane__ct_flush(struct dataplane *dp, const struct tern_addr *addrs,
+			const __u64 *before_ns, size_t n, __u64 *deleted)
 {
 	int fd = bpf_map__fd(dp->gc->maps.ct_flush_addrs), err = 0;
-	size_t n_uniq = 0;
 
-	/* one of each: a batch update stops at nothing, but keep it tidy */
-	qsort(addrs, n, sizeof(*addrs), addr_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (!n_uniq || addr_cmp(&addrs[n_uniq - 1], &addrs[i]))
-			addrs[n_uniq++] = addrs[i];
 	*deleted = 0;
-	err = gc__set_flush_before(dp, before_ns);
-	if (err) {
-		log_error("conntrack flush: set the cutoff: %s", strerror(-err));
-		return err;
-	}
 	flush_set__clear(fd);
-	for (size_t at = 0; at < n_uniq && !err; at += TERN_CT_FLUSH_MAX) {
-		__u32 chunk = n_uniq - at < TERN_CT_FLUSH_MAX ? n_uniq - at : TERN_CT_FLUSH_MAX;
+	for (size_t at = 0; at < n && !err; at += TERN_CT_FLUSH_MAX) {
+		__u32 chunk = n - at < TERN_CT_FLUSH_MAX ? n - at : TERN_CT_FLUSH_MAX;
 		unsigned long long d = 0;
 		char buf[64];
 
-		err = flush_set__fill(fd, addrs + at, chunk);
-		if (err)
+		if (bpf_map_update_batch(fd, addrs + at, before_ns + at, &chunk, NULL)) {
+			err = -errno;
 			log_error("conntrack flush: fill the address set: %s%s", strerror(-err),
 				  errno_hint(err));
-		else
+		} else {
 			err = iter__run(dp->gc->progs.tern_ct_flush, &dp->flush_link,
 					bpf_map__fd(dp->gc->maps.tern_ct_v1), buf, sizeof(buf));
+		}
 		if (!err && sscanf(buf, "%llu", &d) == 1)
 			*deleted += d;
 		flush_set__clear(fd);

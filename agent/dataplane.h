@@ -42,16 +42,16 @@ struct dataplane {
 int dataplane__open(struct dataplane *dp, const struct tern_config *cfg);
 /* Expire idle conntrack entries (in the kernel); 0 or -errno. */
 int dataplane__ct_gc(struct dataplane *dp, __u64 *scanned, __u64 *deleted);
-/* Now, in the clock conntrack entries are stamped with at creation
- * (CLOCK_MONOTONIC ns): a flush cutoff. */
+/* A flush cutoff for state just written (CLOCK_MONOTONIC ns, the clock
+ * conntrack entries are stamped with at creation): waits a moment for the
+ * programs that read the state from before, then now. */
 __u64 dataplane__flush_cutoff(void);
-/* Delete every conntrack entry created before before_ns (CLOCK_MONOTONIC)
- * naming one of addrs (either end, or a service flow's NAT address), with
- * its source-NAT half: one sweep in the kernel per TERN_CT_FLUSH_MAX
- * addresses. addrs is sorted and de-duplicated in place. *deleted: entries
- * removed. 0 or -errno (logged). */
-int dataplane__ct_flush(struct dataplane *dp, struct tern_addr *addrs, size_t n,
-			__u64 before_ns, __u64 *deleted);
+/* Delete every conntrack entry naming addrs[i] (either end, or a service
+ * flow's NAT address) created before before_ns[i], with its source-NAT
+ * half: one sweep in the kernel per TERN_CT_FLUSH_MAX addresses, which
+ * must be distinct. *deleted: entries removed. 0 or -errno (logged). */
+int dataplane__ct_flush(struct dataplane *dp, const struct tern_addr *addrs,
+			const __u64 *before_ns, size_t n, __u64 *deleted);
 /* Stop refusing the UDP backends gone at any of addrs (sorted): a new pod
  * holds the address. Returns how many entries went. */
 size_t dataplane__gone_forget(struct dataplane *dp, const struct tern_addr *addrs, size_t n);

@@ -489,15 +489,15 @@ static void iso__resolve(struct want_if *want, size_t n_want, struct want_ep *we
 
 /* --- conntrack of addresses that change hands ------------------------------ */
 
-/* Note a to flush, its entries created before before_ns. */
-static int flush_add(struct reconciler *r, const struct tern_addr *a, __u64 before_ns)
+/* Note a to flush; its cutoff comes once the run's state is written. */
+static int flush_add(struct reconciler *r, const struct tern_addr *a)
 {
 	struct flush_item *f = vec_push(&r->flush, &r->n_flush, &r->cap_flush, sizeof(*f));
 
 	if (!f)
 		return -ENOMEM;
 	f->addr = *a;
-	f->before_ns = before_ns;
+	f->before_ns = 0;
 	return 0;
 }
 
@@ -510,7 +510,7 @@ static int flush_add(struct reconciler *r, const struct tern_addr *a, __u64 befo
  * old holder's state may have made an entry after it went. Arrivals also
  * go to r->arrived (see reconciler_gone_forget). */
 static int flush_changed(struct reconciler *r, const struct want_ep *weps, size_t n_weps,
-			 const struct want_ep *ceps, size_t n_ceps, __u64 before_ns)
+			 const struct want_ep *ceps, size_t n_ceps)
 {
 	size_t i = 0, j = 0;
 	int err = 0;
@@ -521,7 +521,7 @@ static int flush_changed(struct reconciler *r, const struct want_ep *weps, size_
 		__u32 was = c >= 0 ? ceps[j].ep.ifindex : 0;
 
 		if (now != was)
-			err = flush_add(r, c <= 0 ? &weps[i].addr : &ceps[j].addr, before_ns);
+			err = flush_add(r, c <= 0 ? &weps[i].addr : &ceps[j].addr);
 		if (!err && now && now != was) {
 			struct tern_addr *a = vec_push(&r->arrived, &r->n_arrived,
 						       &r->cap_arrived, sizeof(*a));
@@ -537,49 +537,62 @@ static int flush_changed(struct reconciler *r, const struct want_ep *weps, size_
 	return err;
 }
 
-/* One sweep per cutoff: this run's addresses, and those a failed run left
- * with their own cutoff, so a retry never takes a new holder's flows. Run
- * after step 3 wrote the new state: what a new flow makes from then on is
- * judged by it and is kept. A failure is retried next run and holds
- * nothing else up. */
+static int flush_item_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct tern_addr)); /* addr is the first member */
+}
+
+/* One sweep for this run's addresses and those a failed run left, each
+ * with its own cutoff (an address that changed hands again takes the later
+ * one). A failure is retried next run and holds nothing else up. */
 static int flush_step(struct reconciler *r, struct reconcile_stats *st)
 {
-	size_t kept = 0;
-	int err = 0;
+	struct tern_addr *addrs;
+	__u64 *before, deleted = 0;
+	size_t n = 0;
+	char a[64];
+	int err;
 
-	for (size_t at = 0; at < r->n_flush;) {
-		__u64 before = r->flush[at].before_ns, deleted = 0;
-		struct tern_addr *addrs;
-		size_t n = 0;
-		char a[64];
-		int e;
+	if (!r->n_flush)
+		return 0;
+	vec_sort(r->flush, r->n_flush, sizeof(*r->flush), flush_item_cmp);
+	for (size_t i = 0; i < r->n_flush; i++) {
+		struct flush_item *last = n ? &r->flush[n - 1] : NULL;
 
-		while (at + n < r->n_flush && r->flush[at + n].before_ns == before)
-			n++;
-		addrs = malloc(n * sizeof(*addrs));
-		if (!addrs)
-			return -ENOMEM;
-		for (size_t i = 0; i < n; i++)
-			addrs[i] = r->flush[at + i].addr;
-		e = dataplane__ct_flush(r->dp, addrs, n, before, &deleted);
-		tern_addr_str(&addrs[0], a, sizeof(a));
-		if (e) {
-			log_error("conntrack: flows of %zu addresses that changed hands (%s%s) not "
-				  "flushed: %s; retrying next run", n, a, n > 1 ? ", ..." : "",
-				  strerror(-e));
-			st->errors++;
-			memmove(&r->flush[kept], &r->flush[at], n * sizeof(*r->flush));
-			kept += n;
-			err = e;
-		} else {
-			log_info("conntrack: %llu flows of %zu addresses that changed hands (%s%s) "
-				 "flushed", (unsigned long long)deleted, n, a, n > 1 ? ", ..." : "");
-			st->ct_flushed += deleted;
+		if (last && !flush_item_cmp(last, &r->flush[i])) {
+			if (r->flush[i].before_ns > last->before_ns)
+				last->before_ns = r->flush[i].before_ns;
+			continue;
 		}
-		free(addrs);
-		at += n;
+		r->flush[n++] = r->flush[i];
 	}
-	r->n_flush = kept;
+	r->n_flush = n;
+	addrs = malloc(n * sizeof(*addrs));
+	before = malloc(n * sizeof(*before));
+	if (!addrs || !before) {
+		free(addrs);
+		free(before);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		addrs[i] = r->flush[i].addr;
+		before[i] = r->flush[i].before_ns;
+	}
+	err = dataplane__ct_flush(r->dp, addrs, before, n, &deleted);
+	tern_addr_str(&addrs[0], a, sizeof(a));
+	if (err) {
+		log_error("conntrack: flows of %zu addresses that changed hands (%s%s) not "
+			  "flushed: %s; retrying next run", n, a, n > 1 ? ", ..." : "",
+			  strerror(-err));
+		st->errors++;
+	} else {
+		log_info("conntrack: %llu flows of %zu addresses that changed hands (%s%s) flushed",
+			 (unsigned long long)deleted, n, a, n > 1 ? ", ..." : "");
+		st->ct_flushed += deleted;
+		r->n_flush = 0;
+	}
+	free(addrs);
+	free(before);
 	return err;
 }
 
@@ -782,10 +795,6 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 	iso__resolve(want, n_want, weps, n_weps, cur, n_cur, ceps, n_ceps);
 
 	/* 3. write state before attaching: a hook never runs without it */
-	__u64 cutoff = dataplane__flush_cutoff();
-
-	if (flush_changed(r, weps, n_weps, ceps, n_ceps, cutoff))
-		err = -EAGAIN;
 	for (size_t i = 0; i < n_weps; i++) {
 		const struct want_ep *c = ep_find(ceps, n_ceps, &weps[i].addr);
 
@@ -816,7 +825,18 @@ int reconciler_run(struct reconciler *r, const struct model *m, struct reconcile
 		st->map_writes++;
 	}
 
-	/* flows of addresses that changed hands, from before the state above */
+	/* flows of addresses that changed hands, made before the state above
+	 * was written (also by programs that read the old one just before) */
+	size_t n_pending = r->n_flush;
+
+	if (flush_changed(r, weps, n_weps, ceps, n_ceps))
+		err = -EAGAIN;
+	if (r->n_flush > n_pending) {
+		__u64 cutoff = dataplane__flush_cutoff();
+
+		for (size_t i = n_pending; i < r->n_flush; i++)
+			r->flush[i].before_ns = cutoff;
+	}
 	if (flush_step(r, st))
 		err = -EAGAIN;
 

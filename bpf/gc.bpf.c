@@ -103,25 +103,27 @@ int tern_ct_gone(struct bpf_iter__bpf_map_elem *ctx)
 	return 0;
 }
 
-/* The addresses tern_ct_flush removes the flows of: the agent fills it for
- * one run and empties it after. Not pinned: nothing else reads it. */
+/* The addresses tern_ct_flush removes the flows of, each with its cutoff
+ * (CLOCK_MONOTONIC ns): only entries created before it go, the flows of a
+ * new holder, made after its state was written, are its own. The agent
+ * fills it for one sweep and empties it after. Not pinned: nothing else
+ * reads it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct tern_addr);
-	__type(value, __u8);
+	__type(value, __u64);
 	__uint(max_entries, TERN_CT_FLUSH_MAX);
 } ct_flush_addrs SEC(".maps");
 
-static __always_inline int flushed(const struct tern_addr *a)
+/* Does an entry created at created go, as naming a? */
+static __always_inline int flushed(const struct tern_addr *a, __u64 created)
 {
-	return bpf_map_lookup_elem(&ct_flush_addrs, a) != NULL;
+	__u64 *before = bpf_map_lookup_elem(&ct_flush_addrs, a);
+
+	return before && created < *before;
 }
 
 __u64 flush_deleted;
-/* Only entries created before this (CLOCK_MONOTONIC ns) go: the agent
- * flushes after the new holder's state is written, and its flows are its
- * own. */
-__u64 flush_before_ns;
 
 /* Flows of addresses that changed hands (a local pod's that went, or that
  * another pod took): either end, or the address a service flow was
@@ -143,10 +145,9 @@ int tern_ct_flush(struct bpf_iter__bpf_map_elem *ctx)
 	struct tern_ct_key key = *k;
 	struct tern_ct_value val = *v;
 
-	if (val.created_ns >= flush_before_ns)
-		return 0;
-	if (flushed(&key.addr_a) || flushed(&key.addr_b) ||
-	    ((val.flags & (TERN_CT_F_NAT_FWD | TERN_CT_F_NAT_REV)) && flushed(&val.nat_addr)))
+	if (flushed(&key.addr_a, val.created_ns) || flushed(&key.addr_b, val.created_ns) ||
+	    ((val.flags & (TERN_CT_F_NAT_FWD | TERN_CT_F_NAT_REV)) &&
+	     flushed(&val.nat_addr, val.created_ns)))
 		flush_deleted += ct_drop(&key, &val);
 	return 0;
 }

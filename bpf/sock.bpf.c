@@ -39,27 +39,27 @@ int tern_sendmsg6(struct bpf_sock_addr *ctx)
 SEC("cgroup/recvmsg4")
 int tern_recvmsg4(struct bpf_sock_addr *ctx)
 {
-	sock__unbalance(ctx, 0);
+	sock__recvmsg(ctx, 0);
 	return 1;
 }
 
 SEC("cgroup/recvmsg6")
 int tern_recvmsg6(struct bpf_sock_addr *ctx)
 {
-	sock__unbalance(ctx, 1);
+	sock__recvmsg(ctx, 1);
 	return 1;
 }
 
 SEC("cgroup/getpeername4")
 int tern_getpeername4(struct bpf_sock_addr *ctx)
 {
-	sock__unbalance(ctx, 0);
+	sock__getpeername(ctx, 0);
 	return 1;
 }
 
 SEC("cgroup/getpeername6")
 int tern_getpeername6(struct bpf_sock_addr *ctx)
 {
-	sock__unbalance(ctx, 1);
+	sock__getpeername(ctx, 1);
 	return 1;
 }

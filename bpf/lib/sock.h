@@ -94,22 +94,6 @@ static __always_inline struct tern_nat_be *sock__fwd_check(struct tern_nat_sockf
 	return be;
 }
 
-/* A socket that keeps its backend keeps its client's ClientIP affinity
- * fresh too, as the pick it skipped would have. */
-static __always_inline void sock__aff_touch(const struct tern_nat_fe *fe,
-					    const struct tern_addr *client,
-					    const struct tern_nat_be *be, __u32 ord, __u64 now)
-{
-	struct tern_nat_aff_key ak = { .svc_id = fe->svc_id, .client = *client };
-	struct tern_nat_aff *a;
-
-	if (!(fe->flags & TERN_FE_F_AFFINITY))
-		return;
-	a = bpf_map_lookup_elem(&tern_nat_aff_v1, &ak);
-	if (a && a->ordinal == ord && addr_eq(&a->addr, &be->addr) && a->port == be->port)
-		a->last_ns = now;
-}
-
 /* connect / sendmsg (dgram: an unconnected socket's datagram, which keeps
  * the socket's backend for that VIP): a frontend becomes one of its
  * backends. A frontend without backends is left alone: its packets reach
@@ -149,10 +133,10 @@ static __always_inline void sock__balance(struct bpf_sock_addr *ctx, int v6, int
 		if (f) {
 			be = sock__fwd_check(f, fe, n, now, &ord);
 			hit = be != NULL;
-			if (hit) {
+			/* ClientIP affinity is left as it is: as with kube-proxy,
+			 * only a new flow (a pick) renews it */
+			if (hit)
 				f->last_ns = now;
-				sock__aff_touch(fe, &client, be, ord, now);
-			}
 		}
 	}
 	if (!be)
@@ -198,8 +182,10 @@ static __always_inline void sock__sendmsg(struct bpf_sock_addr *ctx, int v6)
 	sock__balance(ctx, v6, 1);
 }
 
-/* recvmsg / getpeername: the backend shows as the frontend it stands for. */
-static __always_inline void sock__unbalance(struct bpf_sock_addr *ctx, int v6)
+/* recvmsg / getpeername: the backend shows as the frontend it stands for.
+ * A datagram received (recvmsg of an unconnected socket) keeps the socket
+ * on its backend as one sent does, as a reply refreshes conntrack. */
+static __always_inline void sock__unbalance(struct bpf_sock_addr *ctx, int v6, int recv)
 {
 	struct tern_nat_sock_key sk = {
 		.cookie = bpf_get_socket_cookie(ctx),
@@ -209,8 +195,29 @@ static __always_inline void sock__unbalance(struct bpf_sock_addr *ctx, int v6)
 
 	sock__addr(ctx, v6, &sk.backend);
 	sv = bpf_map_lookup_elem(&tern_nat_sock_v1, &sk);
-	if (sv)
-		sock__set_addr(ctx, v6, &sv->vip, sv->port);
+	if (!sv)
+		return;
+	if (recv) { /* recvmsg hooks are UDP's only */
+		struct tern_nat_sockfwd_key fk = {
+			.cookie = sk.cookie, .vip = sv->vip, .port = sv->port,
+			.proto = IPPROTO_UDP,
+		};
+		struct tern_nat_sockfwd *f = bpf_map_lookup_elem(&tern_nat_sockfwd_v1, &fk);
+
+		if (f && addr_eq(&f->addr, &sk.backend) && f->port == sk.port)
+			f->last_ns = bpf_ktime_get_ns();
+	}
+	sock__set_addr(ctx, v6, &sv->vip, sv->port);
+}
+
+static __always_inline void sock__recvmsg(struct bpf_sock_addr *ctx, int v6)
+{
+	sock__unbalance(ctx, v6, 1);
+}
+
+static __always_inline void sock__getpeername(struct bpf_sock_addr *ctx, int v6)
+{
+	sock__unbalance(ctx, v6, 0);
 }
 
 #endif

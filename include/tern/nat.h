@@ -16,7 +16,7 @@
 #define TERN_NAT_BE_DEFAULT_MAX 262144
 #define TERN_NAT_AFF_DEFAULT_MAX 65536
 #define TERN_NAT_SOCK_DEFAULT_MAX 262144
-#define TERN_NAT_SOCKFWD_DEFAULT_MAX 262144
+#define TERN_NAT_SOCKFWD_DEFAULT_MAX 65536 /* ~8 MB; an evicted socket picks anew */
 
 /* One address clients reach a service port at: a ClusterIP, an external
  * IP, a load-balancer IP, or a node address with a NodePort. */

@@ -169,16 +169,16 @@ static int flush_fill(struct tern_gc *gc)
 	return 0;
 }
 
-static void flush_set(struct tern_gc *gc, const char *const *addrs, size_t n)
+/* The flush set: addrs, each with cutoff before (CLOCK_MONOTONIC ns). */
+static void flush_set(struct tern_gc *gc, const char *const *addrs, size_t n, uint64_t before)
 {
 	int fd = bpf_map__fd(gc->maps.ct_flush_addrs);
-	uint8_t one = 1;
 
 	for (size_t i = 0; i < n; i++) {
 		struct tern_addr a;
 
 		taddr(addrs[i], &a);
-		if (bpf_map_update_elem(fd, &a, &one, BPF_ANY))
+		if (bpf_map_update_elem(fd, &a, &before, BPF_ANY))
 			case_fail("filling the flush set: %s", strerror(errno));
 	}
 }
@@ -208,7 +208,6 @@ static void test_flush(struct tern_gc *gc)
 	tmaps_clear();
 	if (flush_fill(gc))
 		case_fail("filling the maps: %s", strerror(errno));
-	gc->bss->flush_before_ns = tnow_ns() + 1000000000ULL;
 	expect_flush(gc, 0);
 	if (tct_count() != (int)ARRAY_SIZE(flush_flows))
 		case_fail("%d entries left of %zu", tct_count(), ARRAY_SIZE(flush_flows));
@@ -216,15 +215,14 @@ static void test_flush(struct tern_gc *gc)
 
 	/* the new holder's flows, made after its state was written, stay */
 	case_begin("bpf/gc/flush-keeps-newer-flows");
-	flush_set(gc, addrs, ARRAY_SIZE(addrs));
-	gc->bss->flush_before_ns = tnow_ns() - 1000000000ULL;
+	flush_set(gc, addrs, ARRAY_SIZE(addrs), tnow_ns() - 1000000000ULL);
 	expect_flush(gc, 0);
 	if (tct_count() != (int)ARRAY_SIZE(flush_flows))
 		case_fail("%d entries left of %zu", tct_count(), ARRAY_SIZE(flush_flows));
 	case_end();
 
 	case_begin("bpf/gc/flush-addresses");
-	gc->bss->flush_before_ns = tnow_ns() + 1000000000ULL;
+	flush_set(gc, addrs, ARRAY_SIZE(addrs), tnow_ns() + 1000000000ULL);
 	expect_flush(gc, n_gone);
 	for (size_t i = 0; i < ARRAY_SIZE(flush_flows); i++) {
 		const struct flush_flow *f = &flush_flows[i];

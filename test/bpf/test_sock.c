@@ -365,6 +365,21 @@ static void affinity_renumbered(void)
 			cfail("connect %d after renumbering went to backend %d, not %d", n, got,
 			      first);
 	}
+	/* found at its new place, not picked again by chance */
+	int fd = bpf_map__fd(sk->maps.tern_nat_aff_v1), seen = 0;
+	struct tern_nat_aff_key k, next;
+	struct tern_nat_aff a;
+
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, &next); prev = &k) {
+		k = next;
+		if (k.svc_id != 14 || bpf_map_lookup_elem(fd, &k, &a))
+			continue;
+		seen++;
+		if (a.ordinal != (uint32_t)(3 - first))
+			cfail("the affinity entry says ordinal %u, want %d", a.ordinal, 3 - first);
+	}
+	if (seen != 1)
+		cfail("%d affinity entries for the service, want 1", seen);
 out:
 	four_close(lfd);
 }
@@ -600,6 +615,36 @@ static void fwd_names(int c, uint16_t port, int i, const char *when)
 		      when, i);
 }
 
+/* svc 8 (VIP:84): a datagram the socket receives from its backend keeps
+ * it there as one it sends does (a reply refreshes conntrack too). */
+static void udp_sticky_reply(void)
+{
+	struct ucase u;
+	struct tern_nat_sockfwd f;
+	union sa me, from;
+	socklen_t ml = sizeof(me), froml = sizeof(from);
+	uint64_t old;
+	char buf[64];
+	int x;
+
+	if (uc_open(&u, 0, 84, 1) || (x = uc_send(&u, -1, 1, "before")) < 0 ||
+	    fwd_entry(u.c, 84, &f, 0))
+		goto out;
+	old = f.last_ns = mono_ns() - 30ULL * 1000000000ULL;
+	if (fwd_entry(u.c, 84, &f, 1) || getsockname(u.c, &me.sa, &ml))
+		goto out;
+	if (sendto(u.lfd[x], "push", 4, 0, &me.sa, ml) != 4 ||
+	    /* the hook runs when the caller asks who sent it */
+	    recvfrom(u.c, buf, sizeof(buf), 0, &from.sa, &froml) != 4) {
+		cfail("the backend's datagram: %s", strerror(errno));
+		goto out;
+	}
+	if (!fwd_entry(u.c, 84, &f, 0) && f.last_ns <= old)
+		cfail("receiving from its backend did not refresh the socket's entry");
+out:
+	uc_close(&u);
+}
+
 /* svc 10 (VIP:85): backends .2 .3 .4. The socket's backend x goes, as the
  * agent removes one: it is renumbered last (the socket keeps it, found at
  * its new place), the count drops while its old entry lingers, then that
@@ -624,6 +669,10 @@ static void udp_sticky_gone(void)
 	if (uc_send(&u, -1, 4, "renumbered") != x)
 		cfail("the socket left backend %d at its new place", x);
 	fwd_names(u.c, 85, x, "renumbered");
+	struct tern_nat_sockfwd f;
+
+	if (!fwd_entry(u.c, 85, &f, 0) && f.ordinal != 2)
+		cfail("renumbered: the socket's entry says ordinal %u, want 2", f.ordinal);
 	if (sock_fe(VIP4, 85, IPPROTO_UDP, 10, 2, 0))
 		cfail("removing a backend: %s", strerror(errno));
 	y = uc_send(&u, -1, 8, "after its backend went");
@@ -996,6 +1045,7 @@ void test_sock(void)
 		{ "udp-sticky/v6", udp_sticky6 },
 		{ "udp-sticky-sockets-spread/v4", udp_sticky_spread },
 		{ "udp-sticky-backend-gone/v4", udp_sticky_gone },
+		{ "udp-sticky-reply-refreshes/v4", udp_sticky_reply },
 		{ "udp-sticky-terminating/v4", udp_sticky_terminating },
 		{ "udp-sticky-expired/v4", udp_sticky_expired },
 		{ "udp-sticky-affinity/v4", udp_sticky_affinity },
