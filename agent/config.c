@@ -85,7 +85,7 @@ static const struct opt opts[] = {
 	  .help = "pods' host-side interfaces are this + 11 hex digits; 1..4 characters" },
 	{ "bpf.dataInterfaces", OPT_STRLIST, F(data_ifaces), .off_n = F(n_data_ifaces),
 	  .check = check_ifname,
-	  .help = "host data interfaces tc and XDP attach to" },
+	  .help = "host data interfaces the tc programs attach to" },
 	{ "bpf.maxInterfaces", OPT_U32, F(max_interfaces), .def = "1024", .min = 2, .max = 65536,
 	  .help = "interface state and counter slots" },
 	{ "bpf.maxEndpoints", OPT_U32, F(max_endpoints), .def = "65536", .min = 16, .max = 16777216,

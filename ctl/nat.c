@@ -470,22 +470,34 @@ static int aff_cmp(const void *x, const void *y)
 	return addr_order(&a->k.client, &b->k.client);
 }
 
+/* Is addr:port among v's backends in use (ordinals below count)? Where
+ * it is does not matter: nat__be_find looks for it past its ordinal. */
+static int view_has_backend(const struct nat_tables *t, const struct svc_view *v,
+			    const struct tern_addr *addr, __be16 port)
+{
+	for (size_t i = v->b0; i < v->unused0; i++)
+		if (!addr_order(&t->bes[i].v.addr, addr) && t->bes[i].v.port == port)
+			return 1;
+	return 0;
+}
+
 /* What the next packet from this client does with the entry, as
  * nat__pick in bpf/lib/nat.h decides: follows it ("active"), or picks
- * afresh because it is too old ("expired"), its backend has moved or gone
- * ("stale"), or the service port has no affinity (any more). */
+ * afresh because it is too old ("expired"), its backend is no longer among
+ * the service's first count backends ("stale"; the ordinal may differ: the
+ * packet finds it and stores its new one), or the service port has no
+ * affinity (any more). Judged against the largest count of the service's
+ * frontends; one with a Local traffic policy chooses among its first
+ * local_count only. */
 static const char *aff_state(const struct nat_tables *t, const struct aff *a)
 {
 	const struct svc_view *v = view_find(t, a->k.svc_id);
-	const struct be *b;
 
 	if (!v || !v->timeout)
 		return "no-affinity";
 	if (a->age_ns >= (__u64)v->timeout * 1000000000ULL)
 		return "expired";
-	b = backend_find(t, a->k.svc_id, a->v.ordinal);
-	if (a->v.ordinal >= v->count || !b || addr_order(&b->v.addr, &a->v.addr) ||
-	    b->v.port != a->v.port)
+	if (!view_has_backend(t, v, &a->v.addr, a->v.port))
 		return "stale";
 	return "active";
 }

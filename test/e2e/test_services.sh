@@ -222,3 +222,33 @@ before=$(counter nat_new)
 phase tc
 check tc/nat-counted test "$(counter nat_new)" -gt "$before"
 check ternctl-nat-dump sh -c "nsenter --net=/run/netns/$NODE_NS $B/ternctl --pin-path $PIN nat dump | grep -q 10.96.0.10"
+
+# ClientIP affinity outlives renumbering: a backend with a lower address
+# moves b and c up a place and their clients keep them (active, as the
+# dataplane finds them past their ordinal); once they go, the entries are
+# stale.
+svc_json() { # VIP PYTHON-EXPR over s, the service port with a frontend at VIP
+	ternctl -o json nat dump | python3 -c '
+import json, sys
+s = next(s for s in json.load(sys.stdin) if any(f["addr"] == sys.argv[1] for f in s["frontends"]))
+print(eval(sys.argv[2]))' "$1" "$2"
+}
+aff_states_are() { # VIP STATES: the states of its affinity entries, each once, sorted
+	local id out
+	id=$(svc_json "$1" 's["svc_id"]') || return 1
+	out=$(ternctl -o json nat affinity | python3 -c '
+import json, sys
+print(" ".join(sorted({a["state"] for a in json.load(sys.stdin) if a["svc_id"] == int(sys.argv[1])})))' "$id")
+	echo "$out"
+	[ "$out" = "$2" ]
+}
+backends_are() { # VIP ADDR...: its backends in use, in order
+	[ "$(svc_json "$1" '" ".join(b["addr"] for b in s["backends"] if not b["unused"])')" = "${*:2}" ]
+}
+check affinity-entries-active aff_states_are 10.96.0.11 active
+eps_write sticky sticky 4 http 8080 TCP 10.244.1.1 "$B4" "$C4"
+check affinity-renumbered-written wait_until 5 backends_are 10.96.0.11 10.244.1.1 "$B4" "$C4"
+check affinity-renumbered-active aff_states_are 10.96.0.11 active
+eps_write sticky sticky 4 http 8080 TCP 10.244.1.1
+check affinity-gone-written wait_until 5 backends_are 10.96.0.11 10.244.1.1
+check affinity-gone-stale aff_states_are 10.96.0.11 stale
