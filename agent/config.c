@@ -21,6 +21,8 @@ enum opt_type {
 	OPT_U32,      /* uint32_t in min..max */
 	OPT_DURATION, /* uint32_t seconds in min..max: 30, 30s, 5m, 1h30m */
 	OPT_BOOL,     /* int 0/1: true/false (also yes/no/on/off) */
+	OPT_PORT_RANGE, /* struct tern_port_range: "MIN-MAX" within min..max,
+	                 * at least .span ports */
 };
 
 struct opt {
@@ -30,7 +32,8 @@ struct opt {
 	size_t off_n;                    /* OPT_STRLIST: the count's field */
 	const char *def;                 /* default, written as in the file */
 	void (*def_fn)(char *buf, size_t len); /* a computed default instead */
-	uint32_t min, max;               /* OPT_U32, OPT_DURATION */
+	uint32_t min, max;               /* OPT_U32, OPT_DURATION, OPT_PORT_RANGE */
+	uint32_t span;                   /* OPT_PORT_RANGE: the fewest ports */
 	const char *const *choices;      /* NULL-terminated */
 	/* Further checks of a string or of each list item: 0, or -EINVAL
 	 * with why filled. */
@@ -48,6 +51,11 @@ struct opt {
 #define WL_PREFIX_MAX (IFNAMSIZ - 1 - WL_HASH_DIGITS)
 /* A config file is a few hundred bytes; anything this big is a mistake. */
 #define CONFIG_MAX_SIZE (1 << 20)
+/* Source NAT holds at most one flow per port for each backend address,
+ * port and protocol, and drops a new flow once eight random tries find
+ * their ports taken: with fewer ports than this a busy backend (its closed
+ * flows linger through tcpFinWait) runs out. */
+#define SNAT_PORTS_MIN_SPAN 1000
 
 /* OPT_ENUM stores the choice's index as an int */
 _Static_assert(sizeof(enum datastore_type) == sizeof(int), "datastore_type is an int");
@@ -122,6 +130,11 @@ static const struct opt opts[] = {
 	  .help = "balance UDP services when sockets connect or send (off: NAT in tc)" },
 	{ "services.connectTimeLB.sctp", OPT_BOOL, F(ctlb_sctp), .def = "true",
 	  .help = "balance SCTP services when sockets connect (tc does not NAT SCTP)" },
+	{ "services.snatPorts", OPT_PORT_RANGE, F(snat_ports), .def = "20000-29999",
+	  .min = 1024, .max = 65535, .span = SNAT_PORTS_MIN_SPAN,
+	  .help = "MIN-MAX, at least " STR(SNAT_PORTS_MIN_SPAN) " ports: the source ports of "
+		  "traffic source-NATed to other nodes' endpoints; keep it clear of the host's "
+		  "net.ipv4.ip_local_port_range" },
 	{ "health.address", OPT_STRING, F(health_address), .def = "", .check = check_listen,
 	  .help = "host:port or :port to serve health checks on; \"\" = off" },
 };
@@ -297,6 +310,50 @@ static void fmt_duration(uint32_t secs, char *buf, size_t len)
 		snprintf(buf + n, len - (size_t)n, "%us", s);
 }
 
+/* A port: 1..5 digits, no leading zero (as integers, see doc_parse_int). */
+static int parse_port(const char **s, uint32_t *out)
+{
+	const char *start = *s;
+	uint32_t v = 0;
+	int n = 0;
+
+	for (; is_digit(**s) && n < 6; (*s)++, n++)
+		v = v * 10 + (uint32_t)(**s - '0');
+	if (n == 0 || n > 5 || (n > 1 && *start == '0'))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* "MIN-MAX" into r, within o's min..max and at least o->span ports:
+ * 0, or -EINVAL with why. */
+static int parse_port_range(const struct opt *o, const char *s, struct tern_port_range *r,
+			    char *why, size_t len)
+{
+	const char *p = s;
+	uint32_t lo, hi;
+
+	if (parse_port(&p, &lo) || *p++ != '-' || parse_port(&p, &hi) || *p) {
+		snprintf(why, len, "expected MIN-MAX (like %s), got \"%s\"", o->def, s);
+		return -EINVAL;
+	}
+	if (lo < o->min || hi > o->max) {
+		snprintf(why, len, "ports must lie in %u..%u, got \"%s\"", o->min, o->max, s);
+		return -EINVAL;
+	}
+	if (lo > hi) {
+		snprintf(why, len, "MIN must not exceed MAX, got \"%s\"", s);
+		return -EINVAL;
+	}
+	if (hi - lo + 1 < o->span) {
+		snprintf(why, len, "at least %u ports, got %u in \"%s\"", o->span, hi - lo + 1, s);
+		return -EINVAL;
+	}
+	r->min = (uint16_t)lo;
+	r->max = (uint16_t)hi;
+	return 0;
+}
+
 /* What a value of o looks like, for "expected ..." messages. */
 static void opt_expect(const struct opt *o, char *buf, size_t len)
 {
@@ -323,6 +380,9 @@ static void opt_expect(const struct opt *o, char *buf, size_t len)
 		break;
 	case OPT_BOOL:
 		snprintf(buf, len, "true or false");
+		break;
+	case OPT_PORT_RANGE:
+		snprintf(buf, len, "a port range MIN-MAX");
 		break;
 	default:
 		snprintf(buf, len, "a string");
@@ -388,6 +448,8 @@ static int opt_set(const struct opt *o, struct tern_config *c, const char *s,
 				return *(int *)field = 0, 0;
 		goto bad;
 	}
+	case OPT_PORT_RANGE:
+		return parse_port_range(o, s, (struct tern_port_range *)field, why, len);
 	case OPT_STRLIST:
 		break;
 	}
@@ -800,6 +862,9 @@ static const char *opt_type_name(const struct opt *o, char *buf, size_t len)
 		return "list of strings";
 	case OPT_BOOL:
 		return "boolean";
+	case OPT_PORT_RANGE:
+		snprintf(buf, len, "port range %u..%u", o->min, o->max);
+		return buf;
 	case OPT_U32:
 		snprintf(buf, len, "integer %u..%u", o->min, o->max);
 		return buf;

@@ -8,6 +8,11 @@
 #include <stdio.h>
 #include <tern/ct.h>
 
+/* An inclusive range of ports, host order. */
+struct tern_port_range {
+	uint16_t min, max;
+};
+
 enum datastore_type {
 	DATASTORE_FILES = 0,
 	DATASTORE_KUBERNETES = 1,
@@ -33,6 +38,7 @@ struct tern_config {
 	int ctlb_tcp;                /* services.connectTimeLB.tcp */
 	int ctlb_udp;                /* services.connectTimeLB.udp */
 	int ctlb_sctp;               /* services.connectTimeLB.sctp */
+	struct tern_port_range snat_ports; /* services.snatPorts */
 	char *health_address;        /* health.address, "" = off */
 };
 

@@ -146,6 +146,22 @@ static __u64 kernel_enum_value(const char *name)
 	return val;
 }
 
+/* A source-NAT range the host also picks local ports from lets a host
+ * socket and a source-NATed flow share a tuple: said once, at start. */
+static void snat_ports__check(const struct tern_port_range *r)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	unsigned int lo, hi;
+
+	if (!f)
+		return;
+	if (fscanf(f, "%u %u", &lo, &hi) == 2 && r->min <= hi && lo <= r->max)
+		log_warn("services.snatPorts %u-%u overlaps the host's ephemeral ports "
+			 "(net.ipv4.ip_local_port_range %u-%u): host sockets may clash with "
+			 "source-NATed flows", r->min, r->max, lo, hi);
+	fclose(f);
+}
+
 /* Connect-time LB on bpf.cgroupPath, every sock_addr program of it. */
 static int dataplane__attach_cgroup(struct dataplane *dp)
 {
@@ -190,6 +206,9 @@ int dataplane__open(struct dataplane *dp, const struct tern_config *cfg)
 	dp->tc->rodata->ct_timeouts = cfg->ct_timeouts;
 	dp->tc->rodata->counter_slots = cfg->max_interfaces;
 	dp->tc->rodata->csum_ipv6_flag = kernel_enum_value("BPF_F_IPV6");
+	dp->tc->rodata->snat_port_min = cfg->snat_ports.min;
+	dp->tc->rodata->snat_port_max = cfg->snat_ports.max;
+	snat_ports__check(&cfg->snat_ports);
 	err = load_object(dp->tc->obj, cfg, "tc");
 	if (!err)
 		err = tc__install_continuations(dp->tc);

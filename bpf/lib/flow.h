@@ -111,7 +111,7 @@ static __always_inline int flow__service(struct __sk_buff *skb, struct pkt *p, s
 					 struct tern_counters *row)
 {
 	flow__clear(f);
-	switch (svc__new(p, c, external, f)) {
+	switch (svc__new(skb, p, c, external, f)) {
 	case SVC_REJECT:
 		count(row, TERN_CNT_NAT_REJECT);
 		return nat__reject(skb, p);

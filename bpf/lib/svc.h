@@ -32,16 +32,72 @@ static __always_inline int svc__to_gone_backend(const struct pkt *p, __u64 now)
 	return until && now < *until;
 }
 
+/* Source NAT's ports (services.snatPorts), set by the agent before load:
+ * a range the host's own sockets do not pick from (ip_local_port_range),
+ * so neither steals the other's replies. */
+const volatile __u16 snat_port_min = 20000;
+const volatile __u16 snat_port_max = 29999;
+
+/* Does a host socket own the tuple the backend's replies to p would come
+ * back on (backend -> node address:port)? tern would take its packets. */
+static __always_inline int svc__host_sock(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct bpf_sock_tuple st = {};
+	__u32 len;
+
+	if (p->family == AF_INET) {
+		st.ipv4.saddr = p->t.dst.w[3];
+		st.ipv4.daddr = p->t.src.w[3];
+		st.ipv4.sport = p->t.dport;
+		st.ipv4.dport = p->t.sport;
+		len = sizeof(st.ipv4);
+	} else {
+		__builtin_memcpy(st.ipv6.saddr, p->t.dst.w, 16);
+		__builtin_memcpy(st.ipv6.daddr, p->t.src.w, 16);
+		st.ipv6.sport = p->t.dport;
+		st.ipv6.dport = p->t.sport;
+		len = sizeof(st.ipv6);
+	}
+	/* each lookup takes a reference: released at once, only its being
+	 * there matters */
+	if (p->t.proto == IPPROTO_TCP) {
+		struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &st, len, BPF_F_CURRENT_NETNS, 0);
+
+		if (!sk)
+			return 0;
+		bpf_sk_release(sk);
+		return 1;
+	}
+	struct bpf_sock *sk = bpf_sk_lookup_udp(skb, &st, len, BPF_F_CURRENT_NETNS, 0);
+
+	if (!sk)
+		return 0;
+	bpf_sk_release(sk);
+	return 1;
+}
+
+/* May p's source port be the flow's: no tern flow to that backend and no
+ * host socket use it? */
+static __always_inline int svc__snat_port_free(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct tern_ct_key k;
+
+	ct__key_of(&p->t, &k);
+	return !bpf_map_lookup_elem(&tern_ct_v1, &k) && !svc__host_sock(skb, p);
+}
+
 /* From outside to a backend on another node: the source becomes this
- * node's address (the NodePort's own, else the node's) and a port no flow
- * to that backend uses yet, so the backend's replies come back here.
+ * node's address (the NodePort's own, else the node's) and a port of
+ * snat_port_min..max no flow to that backend uses yet, so the backend's
+ * replies come back here. A new flow's first packet only.
  * Returns 0, or -1 when no address or port is to be had. */
-static __always_inline int svc__snat(struct pkt *p, struct flow_state *f,
+static __always_inline int svc__snat(struct __sk_buff *skb, struct pkt *p, struct flow_state *f,
 				     const struct tern_nat_fe *fe)
 {
 	__u32 idx = p->family == AF_INET ? 0 : 1;
 	struct tern_addr *node = bpf_map_lookup_elem(&tern_node_v1, &idx);
-	struct tern_ct_key k;
+	__u32 span = (__u32)snat_port_max - snat_port_min + 1;
+	__u16 port = bpf_ntohs(p->t.sport);
 
 	f->client = p->t.src;
 	f->cport = p->t.sport;
@@ -52,12 +108,13 @@ static __always_inline int svc__snat(struct pkt *p, struct flow_state *f,
 	else
 		return -1;
 	f->snat = 1;
-	/* the client's port if free, else random ephemeral ones */
+	/* the client's port if in the range and free, else random ones in it */
+	if (port >= snat_port_min && port <= snat_port_max && svc__snat_port_free(skb, p))
+		return 0;
 	for (int i = 0; i < 8; i++) {
-		ct__key_of(&p->t, &k);
-		if (!bpf_map_lookup_elem(&tern_ct_v1, &k))
+		p->t.sport = bpf_htons((__u16)(snat_port_min + bpf_get_prandom_u32() % span));
+		if (svc__snat_port_free(skb, p))
 			return 0;
-		p->t.sport = bpf_htons(32768 + bpf_get_prandom_u32() % 28232);
 	}
 	return -1;
 }
@@ -65,8 +122,8 @@ static __always_inline int svc__snat(struct pkt *p, struct flow_state *f,
 /* A new flow: if p goes to a frontend (only external ones when external),
  * choose a backend and turn p's tuple and c's key into the backend's flow;
  * f records what the packet on the wire still says. */
-static __always_inline int svc__new(struct pkt *p, struct ct_ctx *c, int external,
-				    struct flow_state *f)
+static __always_inline int svc__new(struct __sk_buff *skb, struct pkt *p, struct ct_ctx *c,
+				    int external, struct flow_state *f)
 {
 	struct tern_nat_fe *fe = nat__frontend(&p->t);
 	struct tern_nat_be *be;
@@ -92,7 +149,7 @@ static __always_inline int svc__new(struct pkt *p, struct ct_ctx *c, int externa
 		p->t.src = p->t.dst;
 	p->t.dst = be->addr;
 	p->t.dport = be->port;
-	if (external && !(be->flags & TERN_BE_F_LOCAL) && svc__snat(p, f, fe))
+	if (external && !(be->flags & TERN_BE_F_LOCAL) && svc__snat(skb, p, f, fe))
 		return SVC_NO_BACKEND;
 	ct__key(&p->t, c);
 	return SVC_NAT;

@@ -279,6 +279,8 @@ int tenv_setup(void)
 		.tcp_syn = T_SYN, .tcp_established = T_EST, .tcp_fin = T_FIN,
 		.tcp_rst = T_RST, .udp = T_UDP, .icmp = T_ICMP, .other = T_OTHER,
 	};
+	tc->rodata->snat_port_min = T_SNAT_MIN;
+	tc->rodata->snat_port_max = T_SNAT_MAX;
 	err = tern_tc__load(tc);
 	if (!err)
 		err = tc__install_continuations(tc);

@@ -56,6 +56,11 @@
 #define T_ICMP 66
 #define T_OTHER 77
 
+/* source NAT's ports loaded into the programs: not the default range, and
+ * holding the client port (50000) the source-NAT cases keep */
+#define T_SNAT_MIN 50000
+#define T_SNAT_MAX 50999
+
 enum prog_id { P_FROM_EP, P_TO_EP, P_HOST_IN, P_HOST_OUT, P_COUNT };
 
 /* The interfaces of the test netns (veth pairs, the host side named here). */

@@ -1497,6 +1497,178 @@ static void policy_nat(void)
 		close(deny);
 }
 
+/* --- source NAT's ports ---------------------------------------------------- */
+
+/* A NodePort flow from client:sport to a backend on another node (TCP:
+ * svc_np_remote, UDP: svc_np_remote_udp); the source port it went out
+ * with (checked to be the node's), or -1. */
+static int snat_port(const char *client, uint16_t sport, int udp, int v6)
+{
+	struct pkt_spec s = { .family = v6 ? 6 : 4, .proto = udp ? IPPROTO_UDP : IPPROTO_TCP,
+			      .src = tnat_addr(client, v6), .sport = sport,
+			      .dst = tnat_addr(NODE4, v6), .dport = udp ? 30084 : 30083,
+			      .flags = udp ? 0 : TH_SYN, .payload = udp ? 8 : 0 };
+	struct tern_addr got, want;
+	struct pkt p;
+	struct run r;
+
+	pkt_build(&p, &s);
+	if (run_prog(P_HOST_IN, IF_DATA, p.b, p.len, &r))
+		return -1;
+	if (r.verdict != TC_ACT_REDIRECT || r.out_len != p.len) {
+		case_fail("%s:%u: verdict %d, %u bytes out, want it sent on", client, sport,
+			  r.verdict, r.out_len);
+		return -1;
+	}
+	expect_csums(&r);
+	memset(&got, 0, sizeof(got));
+	if (v6)
+		memcpy(got.b, r.out + p.l3 + 8, 16);
+	else
+		tern_addr_set_v4(&got, *(uint32_t *)(r.out + p.l3 + 12));
+	taddr(tnat_addr(NODE4, v6), &want);
+	if (memcmp(&got, &want, sizeof(got)))
+		case_fail("%s:%u: the source is not the node's address", client, sport);
+	return r.out[p.l4] * 256 + r.out[p.l4 + 1];
+}
+
+static void snat_reset(int v6)
+{
+	tnat_clear();
+	tnat_svc(&svc_np_remote, v6);
+	tnat_svc(&svc_np_remote_udp, v6);
+}
+
+static void snat_begin(const char *name, int v6)
+{
+	case_begin("bpf/nat/snat-port/%s/v%d", name, v6 ? 6 : 4);
+	snat_reset(v6);
+}
+
+static int snat_in_range(int port)
+{
+	return port >= T_SNAT_MIN && port <= T_SNAT_MAX;
+}
+
+/* the client's port, in the range and free, is the flow's */
+static void snat_kept(int v6)
+{
+	static const uint16_t ports[] = { T_SNAT_MIN, T_SNAT_MIN + 500, T_SNAT_MAX };
+
+	snat_begin("client-port-kept", v6);
+	for (int udp = 0; udp < 2; udp++)
+		for (size_t i = 0; i < ARRAY_SIZE(ports); i++) {
+			int got = snat_port(REM_HI4, ports[i], udp, v6);
+
+			if (got != ports[i])
+				case_fail("%s from port %u went out from %d, want it kept",
+					  udp ? "UDP" : "TCP", ports[i], got);
+		}
+	case_end();
+}
+
+/* outside the range, always one inside it */
+static void snat_outside(int v6)
+{
+	static const uint16_t ports[] = { T_SNAT_MIN - 1, T_SNAT_MAX + 1, 1, 1024, 20000,
+					  32768, 40000, 60999, 65535 };
+
+	snat_begin("outside-range-replaced", v6);
+	for (int udp = 0; udp < 2; udp++)
+		for (size_t i = 0; i < ARRAY_SIZE(ports); i++) {
+			int got = snat_port(REM_HI4, ports[i], udp, v6);
+
+			if (!snat_in_range(got))
+				case_fail("%s from port %u went out from %d, want %u..%u",
+					  udp ? "UDP" : "TCP", ports[i], got, T_SNAT_MIN, T_SNAT_MAX);
+		}
+	case_end();
+}
+
+/* a port a flow to that backend holds: another one of the range */
+static void snat_taken(int v6)
+{
+	static const char *const clients[] = { REM_HI4, REM_LO4, ROUTER4, EXT4 };
+	int used[ARRAY_SIZE(clients)];
+
+	snat_begin("taken-port-replaced", v6);
+	for (size_t i = 0; i < ARRAY_SIZE(clients); i++) {
+		used[i] = snat_port(clients[i], T_SNAT_MIN + 7, 0, v6);
+		if (i == 0 ? used[i] != T_SNAT_MIN + 7 : !snat_in_range(used[i]))
+			case_fail("client %zu went out from %d, want %s", i, used[i],
+				  i == 0 ? "its own port" : "another port in the range");
+		for (size_t j = 0; j < i; j++)
+			if (used[j] == used[i])
+				case_fail("clients %zu and %zu share port %d", j, i, used[i]);
+	}
+	case_end();
+}
+
+/* addr:port (either family) into ss; its length */
+static socklen_t sa_set(struct sockaddr_storage *ss, const char *addr, uint16_t port)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		return sizeof(*s4);
+	}
+	inet_pton(AF_INET6, addr, &s6->sin6_addr);
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(port);
+	return sizeof(*s6);
+}
+
+/* A host socket connected to the backend from the node's address and
+ * port, as a host-network ingress controller's: the flow keeps off it.
+ * The node's address is this netns's own meanwhile (on lo): a TCP socket
+ * bound to a foreign one (IP_FREEBIND) connects from 0.0.0.0. */
+static void snat_host_socket(int v6)
+{
+	const uint16_t port = T_SNAT_MIN + 100;
+
+	snat_begin("host-socket-avoided", v6);
+	if (tenv_cmd("ip link set lo up && ip addr add %s/%d dev lo%s", v6 ? NODE6 : NODE4,
+		     v6 ? 128 : 32, v6 ? " nodad" : "")) {
+		case_fail("setup: the node's address on lo");
+		case_end();
+		return;
+	}
+	for (int udp = 0; udp < 2; udp++) {
+		struct sockaddr_storage local, peer;
+		socklen_t len = sa_set(&local, tnat_addr(NODE4, v6), port);
+		int fd, got;
+
+		sa_set(&peer, tnat_addr(REM_BE4, v6), udp ? 5353 : 8080);
+		fd = socket(v6 ? AF_INET6 : AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK,
+			    0);
+		/* TCP: left in SYN_SENT, nobody answers on the wire */
+		if (fd < 0 || bind(fd, (struct sockaddr *)&local, len) ||
+		    (connect(fd, (struct sockaddr *)&peer, len) && errno != EINPROGRESS)) {
+			case_fail("setup: %s socket: %s", udp ? "UDP" : "TCP", strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		got = snat_port(REM_HI4, port, udp, v6);
+		if (got == port || !snat_in_range(got))
+			case_fail("%s from port %u went out from %d, want another in %u..%u",
+				  udp ? "UDP" : "TCP", port, got, T_SNAT_MIN, T_SNAT_MAX);
+		/* without the socket, the same flow keeps the port */
+		close(fd);
+		snat_reset(v6);
+		got = snat_port(REM_HI4, port, udp, v6);
+		if (got != port)
+			case_fail("%s from port %u went out from %d once the socket closed, want "
+				  "it kept", udp ? "UDP" : "TCP", port, got);
+	}
+	tenv_cmd("ip addr del %s/%d dev lo", v6 ? NODE6 : NODE4, v6 ? 128 : 32);
+	case_end();
+}
+
 /* --- setup ------------------------------------------------------------------ */
 
 /* routes and neighbours for the hosts beyond the wire, in this process's netns */
@@ -1551,6 +1723,10 @@ void test_nat(void)
 		csum_sweep(v6);
 		csum_udp_ffff(v6);
 		fragments(v6);
+		snat_kept(v6);
+		snat_outside(v6);
+		snat_taken(v6);
+		snat_host_socket(v6);
 	}
 	policy_nat();
 	tnat_clear();

@@ -92,6 +92,8 @@ static void test_defaults(void)
 	CHECK_INT(c.ct_timeouts.udp, 60);
 	CHECK_INT(c.ct_timeouts.icmp, 5);
 	CHECK_INT(c.ct_timeouts.other, 600);
+	CHECK_INT(c.snat_ports.min, 20000);
+	CHECK_INT(c.snat_ports.max, 29999);
 	CHECK_STR(c.health_address, "");
 	CHECK(c.file == NULL);
 	config_free(&c);
@@ -144,6 +146,8 @@ static void test_every_key(void)
 		"    udp: 2m\n"
 		"    icmp: 3s\n"
 		"    other: 1h1m1s\n"
+		"services:\n"
+		"  snatPorts: 40000-40999\n"
 		"health:\n"
 		"  address: \":9099\"\n";
 	struct tern_config c;
@@ -176,6 +180,8 @@ static void test_every_key(void)
 	CHECK_INT(c.ct_timeouts.udp, 120);
 	CHECK_INT(c.ct_timeouts.icmp, 3);
 	CHECK_INT(c.ct_timeouts.other, 3661);
+	CHECK_INT(c.snat_ports.min, 40000);
+	CHECK_INT(c.snat_ports.max, 40999);
 	CHECK_STR(c.health_address, ":9099");
 	config_free(&c);
 }
@@ -439,6 +445,63 @@ static void test_health_address(void)
 	}
 }
 
+static void check_snat_ports(const char *value, int min, int max)
+{
+	struct tern_config c;
+	char text[128], err[256];
+	const char *path;
+
+	snprintf(text, sizeof(text), "services:\n  snatPorts: %s\n", value);
+	CHECK_INT(load_text(text, &c, err, sizeof(err), &path), 0);
+	CHECK_STR(err, "");
+	CHECK_INT(c.snat_ports.min, min);
+	CHECK_INT(c.snat_ports.max, max);
+	config_free(&c);
+}
+
+/* services.snatPorts: MIN-MAX within 1024..65535, at least 1000 ports */
+static void test_snat_ports(void)
+{
+	check_snat_ports("20000-29999", 20000, 29999);
+	check_snat_ports("1024-2023", 1024, 2023);    /* the least range, at the bottom */
+	check_snat_ports("64536-65535", 64536, 65535); /* and at the top */
+	check_snat_ports("\"40000-49999\"", 40000, 49999);
+	check_snat_ports("~", 20000, 29999);          /* null keeps the default */
+
+	expect_error("services:\n  snatPorts: 20000\n", 2, 14,
+		     "services.snatPorts: expected MIN-MAX (like 20000-29999), got \"20000\"");
+	expect_error("services:\n  snatPorts: 20000:29999\n", 2, 14,
+		     "services.snatPorts: expected MIN-MAX (like 20000-29999), got \"20000:29999\"");
+	expect_error("services:\n  snatPorts: \"20000 - 29999\"\n", 2, 14,
+		     "services.snatPorts: expected MIN-MAX (like 20000-29999), got \"20000 - 29999\"");
+	expect_error("services:\n  snatPorts: 20000-29999x\n", 2, 14,
+		     "services.snatPorts: expected MIN-MAX (like 20000-29999), got \"20000-29999x\"");
+	expect_error("services:\n  snatPorts: +20000-29999\n", 2, 14,
+		     "services.snatPorts: expected MIN-MAX (like 20000-29999), got \"+20000-29999\"");
+	expect_error("services:\n  snatPorts: 020000-29999\n", 2, 14,
+		     "services.snatPorts: expected MIN-MAX (like 20000-29999), got \"020000-29999\"");
+	expect_error("services:\n  snatPorts: 02000-29999\n", 2, 14,
+		     "services.snatPorts: expected MIN-MAX (like 20000-29999), got \"02000-29999\"");
+	expect_error("services:\n  snatPorts: \"\"\n", 2, 14,
+		     "services.snatPorts: expected MIN-MAX (like 20000-29999), got \"\"");
+	expect_error("services:\n  snatPorts: 80-2000\n", 2, 14,
+		     "services.snatPorts: ports must lie in 1024..65535, got \"80-2000\"");
+	expect_error("services:\n  snatPorts: 1023-2023\n", 2, 14,
+		     "services.snatPorts: ports must lie in 1024..65535, got \"1023-2023\"");
+	expect_error("services:\n  snatPorts: 64537-65536\n", 2, 14,
+		     "services.snatPorts: ports must lie in 1024..65535, got \"64537-65536\"");
+	expect_error("services:\n  snatPorts: 29999-20000\n", 2, 14,
+		     "services.snatPorts: MIN must not exceed MAX, got \"29999-20000\"");
+	expect_error("services:\n  snatPorts: 20000-20998\n", 2, 14,
+		     "services.snatPorts: at least 1000 ports, got 999 in \"20000-20998\"");
+	expect_error("services:\n  snatPorts: 20000-20000\n", 2, 14,
+		     "services.snatPorts: at least 1000 ports, got 1 in \"20000-20000\"");
+	expect_error("services:\n  snatPorts: [20000, 29999]\n", 2, 14,
+		     "services.snatPorts: expected a port range MIN-MAX, got a list");
+	expect_error("services:\n  snatPort: 20000-29999\n", 2, 3,
+		     "services.snatPort: unknown key (did you mean services.snatPorts?)");
+}
+
 static void test_reload(void)
 {
 	struct tern_config c;
@@ -531,7 +594,8 @@ static void test_schema(void)
 		"conntrack.timeouts.tcpEstablished", "conntrack.timeouts.tcpFinWait",
 		"conntrack.timeouts.tcpReset", "conntrack.timeouts.udp", "conntrack.timeouts.icmp",
 		"conntrack.timeouts.other", "services.connectTimeLB.tcp",
-		"services.connectTimeLB.udp", "services.connectTimeLB.sctp", "health.address",
+		"services.connectTimeLB.udp", "services.connectTimeLB.sctp", "services.snatPorts",
+		"health.address",
 	};
 	size_t n_keys = sizeof(keys) / sizeof(keys[0]);
 	char *buf = NULL, *line, *save = NULL;
@@ -572,6 +636,9 @@ static void test_schema(void)
 		}
 		row = strstr(buf, "\ndatastore.type");
 		CHECK(row && strncmp(row + 1 + col, "files|kubernetes", 16) == 0);
+		row = strstr(buf, "\nservices.snatPorts");
+		CHECK(row && strncmp(row + 1 + col, "port range 1024..65535", 22) == 0);
+		CHECK(row && strstr(row, " 20000-29999 ") != NULL);
 		row = strstr(buf, "\nconntrack.timeouts.tcpEstablished");
 		CHECK(row && strncmp(row + 1 + col, "duration 1s..720h", 17) == 0);
 	}
@@ -600,6 +667,7 @@ int main(void)
 	RUN(test_interfaces);
 	RUN(test_prefix_limits);
 	RUN(test_health_address);
+	RUN(test_snat_ports);
 	RUN(test_reload);
 	RUN(test_bools);
 	RUN(test_node_name_env);
