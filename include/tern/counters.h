@@ -30,7 +30,7 @@
 	X(DROP_NO_POLICY, "drop_no_policy", "isolated, policy not installed yet (fail closed)") \
 	X(NAT_NEW, "nat_new", "service flows load-balanced in tc")             \
 	X(NAT_REJECT, "nat_reject", "refused: service without endpoints")       \
-	X(DROP_NO_BACKEND, "drop_no_backend", "no local endpoint for a Local traffic policy") \
+	X(DROP_NO_BACKEND, "drop_no_backend", "no local endpoint (Local policy) or no free SNAT port") \
 	X(FWD_OUT, "fwd_out", "service replies sent out past the stack")       \
 	X(DROP_NO_ROUTE, "drop_no_route", "translated, but the FIB has no way out") \
 	X(TOO_BIG, "too_big", "translated, too big for the way out: ICMP too-big sent back") \
