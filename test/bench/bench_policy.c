@@ -101,7 +101,9 @@ static double cost(int prog, const void *pkt, size_t len, int *verdict)
 	__u32 repeat = 1000;
 
 	for (int i = -1; i < 3; i++) {
-		struct __sk_buff ctx = { .ifindex = (__u32)lo };
+		/* forwarded in on an interface: with none (ingress_ifindex 0)
+		 * tern_to_ep takes the packet for the node's own, never judged */
+		struct __sk_buff ctx = { .ifindex = (__u32)lo, .ingress_ifindex = (__u32)lo };
 		__u8 out[256];
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len,
 			    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
@@ -319,7 +321,7 @@ static void established_case(size_t n, int to_ep)
 {
 	__u8 syn[256], synack[256], ack[256];
 	__u32 allowed = member_addr(1, 1);
-	struct __sk_buff ctx = { .ifindex = (__u32)lo };
+	struct __sk_buff ctx = { .ifindex = (__u32)lo, .ingress_ifindex = (__u32)lo };
 	int from_ep = bpf_program__fd(skel->progs.tern_from_ep), head, v;
 	size_t len;
 	char what[96];
