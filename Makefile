@@ -76,7 +76,7 @@ $(B)/ternctl: $(CTL_SRCS:%.c=$(B)/obj/%.o) $(LIB_OBJS)
 # tern-cni runs on the host, outside the image: it links only what it uses
 # (the naming rule, tcx links for its fail-closed programs; libbpf, libmnl,
 # json-c), the closure deploy/install-cni.sh ships.
-CNI_AGENT_OBJS := naming tc_hook link_pin log
+CNI_AGENT_OBJS := naming tc_hook link_pin log nl_ctl
 $(B)/tern-cni: $(CNI_SRCS:%.c=$(B)/obj/%.o) $(CNI_AGENT_OBJS:%=$(B)/obj/agent/%.o)
 	$(CC) $(CFLAGS) $^ -lbpf -lmnl -ljson-c -o $@
 

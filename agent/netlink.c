@@ -13,6 +13,7 @@
 
 #include "agent/log.h"
 #include "agent/netlink.h"
+#include "agent/nl_ctl.h"
 
 /* The kernel sizes dump replies to the reader's buffer, up to 32 KiB;
  * one link or address message is far smaller. */
@@ -133,42 +134,6 @@ static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int error_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-	(void)data;
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e)) {
-		errno = EBADMSG;
-		return MNL_CB_ERROR;
-	}
-	if (e->error == 0)
-		return MNL_CB_STOP;
-	errno = e->error < 0 ? -e->error : e->error;
-	return MNL_CB_ERROR;
-}
-
-/* A dump that failed part-way still ends with NLMSG_DONE, carrying the
- * error: fail rather than let the caller forget links it was not shown. */
-static int done_cb(const struct nlmsghdr *nlh, void *data)
-{
-	int e = 0;
-
-	(void)data;
-	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(e))
-		memcpy(&e, mnl_nlmsg_get_payload(nlh), sizeof(e));
-	if (e < 0) {
-		errno = -e;
-		return MNL_CB_ERROR;
-	}
-	return MNL_CB_STOP;
-}
-
-static mnl_cb_t dump_ctl_cbs[NLMSG_MIN_TYPE] = {
-	[NLMSG_ERROR] = error_cb,
-	[NLMSG_DONE] = done_cb,
-};
-
 /* Dump type, asking with a zeroed header of hdrlen bytes (ifinfomsg,
  * ifaddrmsg: every family, no filter), and run cb on each reply. A socket
  * of its own keeps replies apart from events and from the leftovers of a
@@ -215,7 +180,7 @@ static int dump_once(uint16_t type, size_t hdrlen, mnl_cb_t cb, void *data)
 			goto out;
 		}
 		ret = mnl_cb_run2(buf, n, seq, portid, cb, data,
-				  dump_ctl_cbs, NLMSG_MIN_TYPE);
+				  nl_ctl_cbs, NLMSG_MIN_TYPE);
 		if (ret < 0) {
 			err = -errno;
 			goto out;

@@ -16,6 +16,7 @@
 #include <linux/veth.h>
 #include <libmnl/libmnl.h>
 
+#include "agent/nl_ctl.h"
 #include "cni/nl.h"
 
 /* Replies to tern-cni's requests and dumps of one pod's worth of state
@@ -118,41 +119,6 @@ static int talk(struct cni_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data
 	}
 }
 
-/* A dump that failed part-way ends with NLMSG_DONE carrying the error. */
-static int done_cb(const struct nlmsghdr *nlh, void *data)
-{
-	int e = 0;
-
-	(void)data;
-	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(e))
-		memcpy(&e, mnl_nlmsg_get_payload(nlh), sizeof(e));
-	if (e < 0) {
-		errno = -e;
-		return MNL_CB_ERROR;
-	}
-	return MNL_CB_STOP;
-}
-
-static int error_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-	(void)data;
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e)) {
-		errno = EBADMSG;
-		return MNL_CB_ERROR;
-	}
-	if (e->error == 0)
-		return MNL_CB_STOP;
-	errno = e->error < 0 ? -e->error : e->error;
-	return MNL_CB_ERROR;
-}
-
-static mnl_cb_t dump_ctl_cbs[NLMSG_MIN_TYPE] = {
-	[NLMSG_ERROR] = error_cb,
-	[NLMSG_DONE] = done_cb,
-};
-
 /* The rest of an interrupted dump is still queued: read up to its end,
  * or the next request would read it as its own reply. */
 static void drain(struct cni_nl *nl, unsigned int seq)
@@ -197,7 +163,7 @@ static int dump(struct cni_nl *nl, uint16_t type, const void *hdr, size_t hdrlen
 			if (n < 0)
 				return -errno;
 			ret = mnl_cb_run2(nl->buf, (size_t)n, seq, nl->portid, cb, data,
-					  dump_ctl_cbs, NLMSG_MIN_TYPE);
+					  nl_ctl_cbs, NLMSG_MIN_TYPE);
 			if (ret < 0) {
 				err = -errno;
 				break;
