@@ -853,7 +853,7 @@ const char *k8s_labels_get(const struct k8s_labels *l, const char *key)
 	return NULL;
 }
 
-static int labels_equal(const struct k8s_labels *a, const struct k8s_labels *b)
+int k8s_labels_equal(const struct k8s_labels *a, const struct k8s_labels *b)
 {
 	if (a->n != b->n)
 		return 0;
@@ -893,7 +893,7 @@ int k8s_object_equal(const struct k8s_object *a, const struct k8s_object *b)
 {
 	if (a->kind != b->kind || strcmp(a->meta.ns, b->meta.ns) ||
 	    strcmp(a->meta.name, b->meta.name) || strcmp(a->meta.uid, b->meta.uid) ||
-	    !labels_equal(&a->meta.labels, &b->meta.labels))
+	    !k8s_labels_equal(&a->meta.labels, &b->meta.labels))
 		return 0;
 	switch (a->kind) {
 	case K8S_NODE:

@@ -31,6 +31,8 @@ struct k8s_labels {
 	char **vals;
 };
 const char *k8s_labels_get(const struct k8s_labels *l, const char *key);
+/* The same keys and values (both sorted by key): 1, else 0. */
+int k8s_labels_equal(const struct k8s_labels *a, const struct k8s_labels *b);
 
 struct k8s_meta {
 	char *ns;            /* "" for cluster-scoped kinds */

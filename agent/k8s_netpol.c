@@ -543,19 +543,9 @@ int k8s_netpol_decode(struct dec *d, const struct doc_node *doc, struct k8s_obje
 
 /* ---- equality ---- */
 
-static int labels_same(const struct k8s_labels *a, const struct k8s_labels *b)
-{
-	if (a->n != b->n)
-		return 0;
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->keys[i], b->keys[i]) || strcmp(a->vals[i], b->vals[i]))
-			return 0;
-	return 1;
-}
-
 static int selector_same(const struct k8s_selector *a, const struct k8s_selector *b)
 {
-	if (!labels_same(&a->match, &b->match) || a->n_exprs != b->n_exprs)
+	if (!k8s_labels_equal(&a->match, &b->match) || a->n_exprs != b->n_exprs)
 		return 0;
 	for (size_t i = 0; i < a->n_exprs; i++) {
 		const struct k8s_sel_expr *x = &a->exprs[i], *y = &b->exprs[i];
