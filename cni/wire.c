@@ -144,36 +144,50 @@ static int netns_open(const struct cni_req *r, struct cni_error *e)
 	return fd;
 }
 
-/* Both sockets: the pod's netns (via fd) and ours. */
-static int sockets_open(const struct cni_req *r, int fd, struct cni_nl **pod, struct cni_nl **host,
-			struct cni_error *e)
-{
-	int err = cni_nl__open(fd, pod);
+/* The pod's netns and a socket in it, and one in ours. */
+struct ns_socks {
+	int fd;
+	struct cni_nl *pod, *host;
+};
 
+static int ns_socks__open(const struct cni_req *r, struct ns_socks *ns, struct cni_error *e)
+{
+	int err;
+
+	*ns = (struct ns_socks){ .fd = -1 };
+	ns->fd = netns_open(r, e);
+	if (ns->fd < 0)
+		return ns->fd;
+	err = cni_nl__open(ns->fd, &ns->pod);
 	if (err == -EINVAL)
 		return cni_fail(e, CNI_ERR_ENV, err, "invalid environment variables",
 				"CNI_NETNS: %s is not a network namespace", r->netns);
 	if (err)
 		return wiring_fail(e, err, "enter the pod's network namespace %s", r->netns);
-	err = cni_nl__open(-1, host);
+	err = cni_nl__open(-1, &ns->host);
 	if (err)
 		return wiring_fail(e, err, "rtnetlink socket");
 	return 0;
 }
 
+static void ns_socks__close(struct ns_socks *ns)
+{
+	cni_nl__close(ns->pod);
+	cni_nl__close(ns->host);
+	if (ns->fd >= 0)
+		close(ns->fd);
+}
+
 int wire__precheck(const struct cni_req *r, struct cni_error *e)
 {
-	struct cni_nl *pod = NULL, *host = NULL;
+	struct ns_socks ns;
 	struct cni_link l;
-	int fd, err;
+	int err;
 
-	fd = netns_open(r, e);
-	if (fd < 0)
-		return fd;
-	err = sockets_open(r, fd, &pod, &host, e);
+	err = ns_socks__open(r, &ns, e);
 	if (err)
 		goto out;
-	err = cni_nl__link_get(pod, r->ifname, &l);
+	err = cni_nl__link_get(ns.pod, r->ifname, &l);
 	if (!err) {
 		err = cni_fail(e, TERN_ERR_EXISTS, -EEXIST, "interface already exists",
 			       "CNI_IFNAME %s already exists in %s", r->ifname, r->netns);
@@ -183,7 +197,7 @@ int wire__precheck(const struct cni_req *r, struct cni_error *e)
 		wiring_fail(e, err, "look up %s in %s", r->ifname, r->netns);
 		goto out;
 	}
-	err = cni_nl__link_get(host, r->host_ifname, &l);
+	err = cni_nl__link_get(ns.host, r->host_ifname, &l);
 	if (err == -ENODEV) {
 		err = 0;
 		goto out;
@@ -205,15 +219,13 @@ int wire__precheck(const struct cni_req *r, struct cni_error *e)
 	}
 	fprintf(stderr, "tern-cni: %s: removing the veth of an earlier sandbox of pod %s/%s\n",
 		r->host_ifname, r->pod_ns, r->pod_name);
-	err = cni_nl__link_del(host, l.ifindex);
+	err = cni_nl__link_del(ns.host, l.ifindex);
 	if (err == -ENODEV)
 		err = 0;
 	if (err)
 		wiring_fail(e, err, "remove the earlier sandbox's %s", r->host_ifname);
 out:
-	cni_nl__close(pod);
-	cni_nl__close(host);
-	close(fd);
+	ns_socks__close(&ns);
 	return err;
 }
 
@@ -292,18 +304,15 @@ static int host_side(const struct cni_req *r, struct cni_nl *host, int ifindex,
 int wire__add(const struct cni_req *r, const struct cni_progs *progs, const struct cni_ip *ips,
 	      size_t n_ips, struct wiring *w, struct cni_error *e)
 {
-	struct cni_nl *pod = NULL, *host = NULL;
+	struct ns_socks ns;
 	struct cni_link hl = { 0 }, pl;
 	bool created = false;
-	int fd, err;
+	int err;
 
-	fd = netns_open(r, e);
-	if (fd < 0)
-		return fd;
-	err = sockets_open(r, fd, &pod, &host, e);
+	err = ns_socks__open(r, &ns, e);
 	if (err)
 		goto out;
-	err = cni_nl__veth_add(host, r->host_ifname, r->ifname, fd, r->mtu);
+	err = cni_nl__veth_add(ns.host, r->host_ifname, r->ifname, ns.fd, r->mtu);
 	if (err == -EEXIST) {
 		/* precheck saw both names free: something else got there first */
 		cni_fail(e, TERN_ERR_EXISTS, err, "interface already exists",
@@ -316,7 +325,7 @@ int wire__add(const struct cni_req *r, const struct cni_progs *progs, const stru
 			    r->ifname, r->netns, r->mtu);
 		goto out;
 	}
-	err = cni_nl__link_get(host, r->host_ifname, &hl);
+	err = cni_nl__link_get(ns.host, r->host_ifname, &hl);
 	if (err) {
 		wiring_fail(e, err, "look up the new %s", r->host_ifname);
 		goto out;
@@ -326,14 +335,14 @@ int wire__add(const struct cni_req *r, const struct cni_progs *progs, const stru
 	err = cni_hook__attach(r, progs, hl.ifindex, e);
 	if (err)
 		goto out;
-	err = cni_nl__link_get(pod, r->ifname, &pl);
+	err = cni_nl__link_get(ns.pod, r->ifname, &pl);
 	if (err) {
 		wiring_fail(e, err, "look up the new %s in %s", r->ifname, r->netns);
 		goto out;
 	}
-	err = pod_side(r, pod, pl.ifindex, ips, n_ips, e);
+	err = pod_side(r, ns.pod, pl.ifindex, ips, n_ips, e);
 	if (!err)
-		err = host_side(r, host, hl.ifindex, ips, n_ips, e);
+		err = host_side(r, ns.host, hl.ifindex, ips, n_ips, e);
 	if (err)
 		goto out;
 	memcpy(w->host_mac, hl.mac, sizeof(w->host_mac));
@@ -344,7 +353,7 @@ out:
 	/* the pair goes as one, and the routes, the proxy entry and the
 	 * links with it; then the links' pins */
 	if (err && created) {
-		int derr = cni_nl__link_del(host, hl.ifindex);
+		int derr = cni_nl__link_del(ns.host, hl.ifindex);
 
 		if (derr)
 			fprintf(stderr, "tern-cni: could not remove %s after the failure: %s\n",
@@ -352,9 +361,7 @@ out:
 		else
 			cni_hook__release(r);
 	}
-	cni_nl__close(pod);
-	cni_nl__close(host);
-	close(fd);
+	ns_socks__close(&ns);
 	return err;
 }
 
@@ -600,22 +607,19 @@ static void check_routes(struct problems *p, const struct cni_req *r, struct cni
 
 int wire__check(const struct cni_req *r, struct cni_error *e)
 {
-	struct cni_nl *pod = NULL, *host = NULL;
+	struct ns_socks ns;
 	struct problems p = { .len = 0 };
 	struct cni_link hl, pl;
 	struct prev pv;
-	int fd, err;
+	int err;
 
 	err = prev_parse(r, &pv, e);
 	if (err)
 		return err;
-	fd = netns_open(r, e);
-	if (fd < 0)
-		return fd;
-	err = sockets_open(r, fd, &pod, &host, e);
+	err = ns_socks__open(r, &ns, e);
 	if (err)
 		goto out;
-	err = cni_nl__link_get(host, r->host_ifname, &hl);
+	err = cni_nl__link_get(ns.host, r->host_ifname, &hl);
 	if (err == -ENODEV)
 		problem(&p, "host-side interface %s is missing", r->host_ifname);
 	else if (err)
@@ -623,7 +627,7 @@ int wire__check(const struct cni_req *r, struct cni_error *e)
 	else
 		check_link(&p, r->host_ifname, &hl, pv.host_mac);
 	if (!err) {
-		err = cni_nl__link_get(pod, r->ifname, &pl);
+		err = cni_nl__link_get(ns.pod, r->ifname, &pl);
 		if (err == -ENODEV)
 			problem(&p, "%s is missing in %s", r->ifname, r->netns);
 		else if (err)
@@ -635,7 +639,7 @@ int wire__check(const struct cni_req *r, struct cni_error *e)
 		if (pl.peer_ifindex != hl.ifindex)
 			problem(&p, "%s in %s is not the peer of %s", r->ifname, r->netns,
 				r->host_ifname);
-		check_routes(&p, r, pod, host, &pl, &hl, &pv);
+		check_routes(&p, r, ns.pod, ns.host, &pl, &hl, &pv);
 		check_knobs(&p, r, &pv);
 		for (int dir = 0; dir < 2; dir++)
 			expect(&p, cni_hook__has(r, dir, hl.ifindex), "tern's tc %s program on %s",
@@ -646,8 +650,6 @@ int wire__check(const struct cni_req *r, struct cni_error *e)
 		err = cni_fail(e, TERN_ERR_CHECK, -EINVAL, "pod wiring differs from ADD's", "%s",
 			       p.buf);
 out:
-	cni_nl__close(pod);
-	cni_nl__close(host);
-	close(fd);
+	ns_socks__close(&ns);
 	return err;
 }
