@@ -29,6 +29,7 @@
 #include <tern/policy.h>
 
 #include "tc.skel.h"
+#include "test/bench/bench_pkt.h"
 #include "agent/dataplane.h"
 #include "agent/doc.h"
 #include "agent/k8s.h"
@@ -56,41 +57,13 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static __u16 csum(const void *p, size_t len)
-{
-	const __u8 *b = p;
-	__u32 sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (b[i] << 8) | b[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum;
-}
-
-/* An IPv4 TCP packet src -> POD:PORT with flags, 64 bytes of payload. */
+/* An IPv4 TCP packet src -> POD:PORT with flags. */
 static size_t tcp4(__u8 *buf, __u32 src, __u16 sport, __u8 flags)
 {
-	struct ethhdr *eth = (void *)buf;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct tcphdr *th = (void *)(ip + 1);
-	size_t len = sizeof(*eth) + sizeof(*ip) + sizeof(*th) + 64;
+	__be32 pod;
 
-	memset(buf, 0, len);
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->ttl = 64;
-	ip->protocol = IPPROTO_TCP;
-	ip->tot_len = htons(len - sizeof(*eth));
-	ip->saddr = src;
-	inet_pton(AF_INET, POD, &ip->daddr);
-	ip->check = htons(csum(ip, sizeof(*ip)));
-	th->source = htons(sport);
-	th->dest = htons(PORT);
-	th->doff = 5;
-	((__u8 *)th)[13] = flags;
-	return len;
+	inet_pton(AF_INET, POD, &pod);
+	return bench_tcp4(buf, src, pod, sport, PORT, flags);
 }
 
 /* A case meant to be denied was not: its figure measures something else
@@ -457,14 +430,10 @@ int main(void)
 	inet_pton(AF_INET, POD, &st.ip4);
 	bpf_map_update_elem(bpf_map__fd(skel->maps.tern_ifstate_v1), &lo, &st, BPF_ANY);
 
-	struct bpf_insn null_insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = TC_ACT_OK },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
 	__u8 pkt[256];
 	size_t len = tcp4(pkt, htonl(0xc0a80909), 40000, 0x02);
 
-	nullfd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "null", "GPL", null_insns, 2, NULL);
+	nullfd = bench_null_prog();
 	base = cost(nullfd, pkt, len, NULL);
 	printf("network policy cost per packet (BPF_PROG_TEST_RUN, ~0.1 s of repeats, best of 3)\n");
 	row("null tc program (baseline)", base, NULL);

@@ -20,46 +20,19 @@
 #include <tern/ifstate.h>
 
 #include "tc.skel.h"
+#include "test/bench/bench_pkt.h"
 
 #define REPEAT 2000000
 
-static __u16 csum(const void *p, size_t len, __u32 sum)
-{
-	const __u8 *b = p;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (b[i] << 8) | b[i + 1];
-	if (len & 1)
-		sum += b[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum;
-}
-
-/* An IPv4 TCP packet with the given flags, 64 bytes of payload. */
+/* An IPv4 TCP packet src:sport -> dst:dport with flags. */
 static size_t tcp4(__u8 *buf, const char *src, const char *dst, __u16 sport, __u16 dport,
 		   __u8 flags)
 {
-	struct ethhdr *eth = (void *)buf;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct tcphdr *th = (void *)(ip + 1);
-	size_t plen = 64, len = sizeof(*eth) + sizeof(*ip) + sizeof(*th) + plen;
+	__be32 s, d;
 
-	memset(buf, 0, len);
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->ttl = 64;
-	ip->protocol = IPPROTO_TCP;
-	ip->tot_len = htons(len - sizeof(*eth));
-	inet_pton(AF_INET, src, &ip->saddr);
-	inet_pton(AF_INET, dst, &ip->daddr);
-	ip->check = htons(csum(ip, sizeof(*ip), 0));
-	th->source = htons(sport);
-	th->dest = htons(dport);
-	th->doff = 5;
-	((__u8 *)th)[13] = flags;
-	return len;
+	inet_pton(AF_INET, src, &s);
+	inet_pton(AF_INET, dst, &d);
+	return bench_tcp4(buf, s, d, sport, dport, flags);
 }
 
 /* ns per run of prog over pkt (ctx: ifindex), best of 3 */
@@ -85,16 +58,6 @@ static double ns_per_pkt(int prog, void *pkt, size_t len, int ifindex, int *retv
 	return best;
 }
 
-static int null_prog(void)
-{
-	struct bpf_insn insns[] = {
-		{ .code = 0xb7, .dst_reg = 0, .imm = TC_ACT_OK }, /* r0 = TC_ACT_OK */
-		{ .code = 0x95 },                                  /* exit */
-	};
-
-	return bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "null", "GPL", insns, 2, NULL);
-}
-
 int main(void)
 {
 	struct tern_tc *skel;
@@ -108,7 +71,7 @@ int main(void)
 	}
 	lo = if_nametoindex("lo");
 	skel = tern_tc__open_and_load(); /* maps unpinned: private to this run */
-	nullfd = null_prog();
+	nullfd = bench_null_prog();
 	if (!skel || nullfd < 0 || !lo) {
 		fprintf(stderr, "bench: load failed: %s\n", strerror(errno));
 		return 1;
